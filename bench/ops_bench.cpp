@@ -1,0 +1,144 @@
+// Kernel benchmarks of the engine: GEMM, convolution (forward and both backprops) and the
+// tape's own overhead per recorded op.
+//
+// Run with the environment's OpenBLAS overrides unset (they select a slower kernel here):
+//   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench/bench/ops_bench
+//       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true   (one line)
+// `--threads` is not a Google Benchmark flag: the thread count comes from XGRAD_THREADS
+// (default: all cores).
+
+#include <cstdlib>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "autograd/autograd.h"
+#include "autograd/detail/blas.h"
+
+namespace xgrad {
+namespace {
+
+Tensor filled(const Shape& shape, real value) { return Tensor::full(shape, value); }
+
+Tensor random_tensor(const Shape& shape, unsigned seed) {
+  std::vector<real> v(shape_size(shape));
+  unsigned s = seed;
+  for (real& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = static_cast<real>((s >> 8) & 0xFFFF) / real(65536) - real(0.5);
+  }
+  return Tensor::from_vector(shape, v);
+}
+
+void set_flops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9 * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+}
+
+void BM_Matmul(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2);
+  for (auto _ : state) benchmark::DoNotOptimize(matmul(a, b).data());
+  set_flops(state, 2.0 * n * n * n);
+}
+BENCHMARK(BM_Matmul)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Baseline for BM_Matmul: the BLAS GEMM alone, into a buffer allocated once.
+void BM_RawBlasGemm(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2);
+  std::vector<real> c(n * n);
+  for (auto _ : state) {
+    detail::gemm(false, false, n, n, n, real(1), a.data(), n, b.data(), n, real(0), c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_flops(state, 2.0 * n * n * n);
+}
+BENCHMARK(BM_RawBlasGemm)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The seed model's convolution: batch 32, 170×170×3 input, 64 3×3 filters, valid padding.
+constexpr std::size_t kBatch = 32, kSize = 170, kIn = 3, kOut = 64, kK = 3, kOutSize = kSize - kK + 1;
+constexpr double kConvFlops = 2.0 * kBatch * kOutSize * kOutSize * kOut * kK * kK * kIn;
+
+void BM_Conv2DForward(benchmark::State& state) {
+  Tensor x = random_tensor({kBatch, kSize, kSize, kIn}, 3), k = random_tensor({kK, kK, kIn, kOut}, 4);
+  for (auto _ : state) benchmark::DoNotOptimize(conv2d(x, k).data());
+  set_flops(state, kConvFlops);
+}
+BENCHMARK(BM_Conv2DForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Conv2DBackpropFilter(benchmark::State& state) {
+  Tensor x = random_tensor({kBatch, kSize, kSize, kIn}, 3);
+  Tensor g = random_tensor({kBatch, kOutSize, kOutSize, kOut}, 5);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(conv2d_backprop_filter(x, g, {kK, kK, kIn, kOut}).data());
+  }
+  set_flops(state, kConvFlops);
+}
+BENCHMARK(BM_Conv2DBackpropFilter)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Conv2DBackpropInput(benchmark::State& state) {
+  Tensor k = random_tensor({kK, kK, kIn, kOut}, 4);
+  Tensor g = random_tensor({kBatch, kOutSize, kOutSize, kOut}, 5);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(conv2d_backprop_input(g, k, {kBatch, kSize, kSize, kIn}).data());
+  }
+  set_flops(state, kConvFlops);
+}
+BENCHMARK(BM_Conv2DBackpropInput)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A training step's worth of convolution: forward, then the gradients of the kernel and the
+// input through a tape.
+void BM_Conv2DForwardBackward(benchmark::State& state) {
+  Tensor x = random_tensor({kBatch, kSize, kSize, kIn}, 3), k = random_tensor({kK, kK, kIn, kOut}, 4);
+  for (auto _ : state) {
+    GradientTape tape;
+    tape.watch(x);
+    tape.watch(k);
+    Tensor y = conv2d(x, k);
+    auto g = tape.gradient(y, {x, k}, Tensor::ones(y.shape()));
+    benchmark::DoNotOptimize(g[1].data());
+  }
+  set_flops(state, 3 * kConvFlops);
+}
+BENCHMARK(BM_Conv2DForwardBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Tape overhead: 100 tiny element-wise ops on 1-element tensors, recorded and walked back.
+// Divide by 100 for the cost per recorded op (forward + record + backward).
+void BM_TapeOverhead100SmallOps(benchmark::State& state) {
+  Tensor x = filled({1}, 0.5);
+  for (auto _ : state) {
+    GradientTape tape;
+    tape.watch(x);
+    Tensor y = x;
+    for (int i = 0; i < 50; ++i) y = mul(add(y, x), x);
+    benchmark::DoNotOptimize(tape.gradient(sum(y), x)[0].data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 100);
+}
+BENCHMARK(BM_TapeOverhead100SmallOps)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The same ops with no tape: the forward cost alone, the baseline for the overhead above.
+void BM_NoTape100SmallOps(benchmark::State& state) {
+  Tensor x = filled({1}, 0.5);
+  for (auto _ : state) {
+    Tensor y = x;
+    for (int i = 0; i < 50; ++i) y = mul(add(y, x), x);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 100);
+}
+BENCHMARK(BM_NoTape100SmallOps)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+}  // namespace xgrad
+
+int main(int argc, char** argv) {
+  if (const char* t = std::getenv("XGRAD_THREADS")) xgrad::set_num_threads(std::atoi(t));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("xgrad_threads", std::to_string(xgrad::num_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
