@@ -103,6 +103,60 @@ void BM_Conv2DForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv2DForwardBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Element-wise and reduction kernels over 4M elements (16 MiB), the size of a conv
+// activation: bandwidth-bound loops over raw buffers.
+constexpr std::size_t kElems = 1 << 22;
+
+void BM_AddSameShape(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1), b = random_tensor({kElems}, 2);
+  for (auto _ : state) benchmark::DoNotOptimize(add(a, b).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * 3 * sizeof(real)));
+}
+BENCHMARK(BM_AddSameShape)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_MulByScalar(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(mul(a, Tensor(real(0.5))).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * 2 * sizeof(real)));
+}
+BENCHMARK(BM_MulByScalar)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Relu(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(relu(a).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * 2 * sizeof(real)));
+}
+BENCHMARK(BM_Relu)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Exp(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(exp(a).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * 2 * sizeof(real)));
+}
+BENCHMARK(BM_Exp)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Sigmoid(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(sigmoid(a).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * 2 * sizeof(real)));
+}
+BENCHMARK(BM_Sigmoid)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_SumAll(benchmark::State& state) {
+  Tensor a = random_tensor({kElems}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(sum(a).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * sizeof(real)));
+}
+BENCHMARK(BM_SumAll)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The bias gradient of a conv layer: [N·H·W, C] summed over rows.
+void BM_ReduceToBiasShape(benchmark::State& state) {
+  Tensor a = random_tensor({kElems / 64, 64}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(reduce_to_shape(a, {64}).data());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kElems * sizeof(real)));
+}
+BENCHMARK(BM_ReduceToBiasShape)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // Tape overhead: 100 tiny element-wise ops on 1-element tensors, recorded and walked back.
 // Divide by 100 for the cost per recorded op (forward + record + backward).
 void BM_TapeOverhead100SmallOps(benchmark::State& state) {

@@ -1,42 +1,105 @@
-// Element-wise ops. Forward values use xtensor expressions (vectorised by xsimd when the
-// operands are contiguous and of one shape or a scalar); each backward is written with ops.
+// Element-wise ops. Forward values are computed by xsimd kernels over raw buffers (parallel
+// for large tensors); each backward is written with ops.
 
 #include "autograd/ops/elementwise.h"
 
 #include <cmath>
 
 #include <xtensor/xbroadcast.hpp>
-#include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/detail/simd.h"
 #include "autograd/ops/reduce.h"
 
 namespace xgrad {
 
 namespace {
 
-// Evaluates f(a, b) with NumPy broadcasting. A single-element operand of no higher rank is
-// passed as a scalar, which keeps xtensor on its linear (SIMD) assignment path.
+using detail::Batch;
+using detail::kLanes;
+using detail::vmax;
+using detail::vmin;
+using detail::vselect;
+
+// y[i] = f(x[i], s) (or f(s, x[i]) when `scalar_left`) for a scalar operand s.
+template <class F>
+void map_with_scalar(const real* x, real s, bool scalar_left, real* y, std::size_t n, F f) {
+  detail::parallel_ranges(n, [&](std::size_t begin, std::size_t end) {
+    const Batch sb(s);
+    std::size_t i = begin;
+    for (; i + kLanes <= end; i += kLanes) {
+      const Batch v = Batch::load_unaligned(x + i);
+      (scalar_left ? f(sb, v) : f(v, sb)).store_unaligned(y + i);
+    }
+    for (; i < end; ++i) y[i] = scalar_left ? f(s, x[i]) : f(x[i], s);
+  });
+}
+
+// True when `small` (leading 1s stripped) equals the trailing axes of `big`: `small`
+// repeats once per leading index of `big` (a bias added to every row).
+bool is_trailing_block(const Shape& small, const Shape& big) {
+  std::size_t lead = 0;
+  while (lead < small.size() && small[lead] == 1) ++lead;
+  const std::size_t n = small.size() - lead;
+  if (n > big.size()) return false;
+  return std::equal(small.begin() + static_cast<std::ptrdiff_t>(lead), small.end(),
+                    big.end() - static_cast<std::ptrdiff_t>(n)) &&
+         small.size() <= big.size();
+}
+
+// Evaluates f(a, b) element-wise with NumPy broadcasting. f is a generic callable valid for
+// xsimd batches and for scalars. Fast paths: equal shapes, a single-element operand, and an
+// operand repeated along leading axes (the bias case); anything else is materialised by
+// xtensor's broadcast first.
 template <class F>
 Array binary(const char* op, const Tensor& a, const Tensor& b, F f) {
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
-  if (sa == sb) return f(a.array(), b.array());
-  if (b.size() == 1 && sb.size() <= sa.size()) return f(a.array(), b.data()[0]);
-  if (a.size() == 1 && sa.size() <= sb.size()) return f(a.data()[0], b.array());
-  check_broadcastable(op, "a", sa, "b", sb);
-  return f(a.array(), b.array());
+  if (sa == sb) {
+    Array out = empty_array(sa);
+    detail::simd_map2(a.data(), b.data(), out.data(), a.size(), f);
+    return out;
+  }
+  const Shape shape = broadcast_shapes(op, sa, sb);
+  Array out = empty_array(shape);
+  if (b.size() == 1 && sa == shape) {
+    map_with_scalar(a.data(), b.data()[0], false, out.data(), out.size(), f);
+  } else if (a.size() == 1 && sb == shape) {
+    map_with_scalar(b.data(), a.data()[0], true, out.data(), out.size(), f);
+  } else if ((sa == shape && is_trailing_block(sb, sa)) || (sb == shape && is_trailing_block(sa, sb))) {
+    const bool b_small = sa == shape;
+    const Tensor& big = b_small ? a : b;
+    const Tensor& small = b_small ? b : a;
+    const std::size_t row = small.size(), rows = row ? big.size() / row : 0;
+    const real* pb = big.data();
+    const real* ps = small.data();
+    real* po = out.data();
+    const int threads = big.size() >= detail::kParallelGrain ? num_threads() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::size_t r = 0; r < rows; ++r) {
+      const real* x = pb + r * row;
+      real* y = po + r * row;
+      std::size_t i = 0;
+      for (; i + kLanes <= row; i += kLanes) {
+        const Batch u = Batch::load_unaligned(x + i), v = Batch::load_unaligned(ps + i);
+        (b_small ? f(u, v) : f(v, u)).store_unaligned(y + i);
+      }
+      for (; i < row; ++i) y[i] = b_small ? f(x[i], ps[i]) : f(ps[i], x[i]);
+    }
+  } else {
+    const Array ea = xt::broadcast(a.array(), shape);
+    const Array eb = xt::broadcast(b.array(), shape);
+    detail::simd_map2(ea.data(), eb.data(), out.data(), out.size(), f);
+  }
+  return out;
 }
 
 template <class F>
 Array unary(const Tensor& a, F f) {
   Array out = empty_array(a.shape());
-  const real* x = a.data();
-  real* y = out.data();
-  const std::size_t n = a.size();
-  for (std::size_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  detail::simd_map(a.data(), out.data(), a.size(), f);
   return out;
 }
 
@@ -45,21 +108,21 @@ Tensor constant(Array a) { return Tensor(std::move(a)); }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out(binary("add", a, b, [](const auto& x, const auto& y) { return Array(x + y); }));
+  Tensor out(binary("add", a, b, [](auto x, auto y) { return x + y; }));
   return detail::record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{reduce_to_shape(g, sa), reduce_to_shape(g, sb)};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out(binary("sub", a, b, [](const auto& x, const auto& y) { return Array(x - y); }));
+  Tensor out(binary("sub", a, b, [](auto x, auto y) { return x - y; }));
   return detail::record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{reduce_to_shape(g, sa), reduce_to_shape(neg(g), sb)};
   });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out(binary("mul", a, b, [](const auto& x, const auto& y) { return Array(x * y); }));
+  Tensor out(binary("mul", a, b, [](auto x, auto y) { return x * y; }));
   return detail::record("mul", out, {a, b},
                         [a, b](const Tensor& g, const detail::NeededInputs& needed) {
                           return std::vector<Tensor>{
@@ -69,7 +132,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out(binary("div", a, b, [](const auto& x, const auto& y) { return Array(x / y); }));
+  Tensor out(binary("div", a, b, [](auto x, auto y) { return x / y; }));
   return detail::record(
       "div", out, {a, b}, [a, b](const Tensor& g, const detail::NeededInputs& needed) {
         return std::vector<Tensor>{
@@ -79,13 +142,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out(Array(-a.array()));
+  Tensor out(unary(a, [](auto x) { return -x; }));
   return detail::record("neg", out, {a},
                         [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  Tensor out(binary("pow", a, b, [](const auto& x, const auto& y) { return Array(xt::pow(x, y)); }));
+  Tensor out(binary("pow", a, b, [](auto x, auto y) { return xsimd::pow(x, y); }));
   return detail::record(
       "pow", out, {a, b}, [a, b, out](const Tensor& g, const detail::NeededInputs& needed) {
         Tensor da, db;
@@ -96,47 +159,47 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& a, real p) {
-  Tensor out(Array(xt::pow(a.array(), p)));
+  Tensor out(unary(a, [p](auto x) { return xsimd::pow(x, decltype(x)(p)); }));
   return detail::record("pow", out, {a}, [a, p](const Tensor& g) {
     return std::vector<Tensor>{mul(g, mul(Tensor(p), pow(a, p - real(1))))};
   });
 }
 
 Tensor square(const Tensor& a) {
-  Tensor out(Array(a.array() * a.array()));
+  Tensor out(unary(a, [](auto x) { return x * x; }));
   return detail::record("square", out, {a}, [a](const Tensor& g) {
     return std::vector<Tensor>{mul(g, mul(a, Tensor(real(2))))};
   });
 }
 
 Tensor sqrt(const Tensor& a) {
-  Tensor out(Array(xt::sqrt(a.array())));
+  Tensor out(unary(a, [](auto x) { return xsimd::sqrt(x); }));
   return detail::record("sqrt", out, {a}, [out](const Tensor& g) {
     return std::vector<Tensor>{div(g, mul(out, Tensor(real(2))))};
   });
 }
 
 Tensor exp(const Tensor& a) {
-  Tensor out(Array(xt::exp(a.array())));
+  Tensor out(unary(a, [](auto x) { return xsimd::exp(x); }));
   return detail::record("exp", out, {a},
                         [out](const Tensor& g) { return std::vector<Tensor>{mul(g, out)}; });
 }
 
 Tensor log(const Tensor& a) {
-  Tensor out(Array(xt::log(a.array())));
+  Tensor out(unary(a, [](auto x) { return xsimd::log(x); }));
   return detail::record("log", out, {a},
                         [a](const Tensor& g) { return std::vector<Tensor>{div(g, a)}; });
 }
 
 Tensor abs(const Tensor& a) {
-  Tensor out(Array(xt::abs(a.array())));
+  Tensor out(unary(a, [](auto x) { return xsimd::abs(x); }));
   return detail::record("abs", out, {a},
                         [a](const Tensor& g) { return std::vector<Tensor>{mul(g, sign(a))}; });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out(binary("maximum", a, b,
-                    [](const auto& x, const auto& y) { return Array(xt::maximum(x, y)); }));
+                    [](auto x, auto y) { return vmax(x, y); }));
   return detail::record("maximum", out, {a, b}, [a, b](const Tensor& g) {
     Tensor take_a = greater_equal(a, b);
     return std::vector<Tensor>{reduce_to_shape(mul(g, take_a), a.shape()),
@@ -146,7 +209,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out(binary("minimum", a, b,
-                    [](const auto& x, const auto& y) { return Array(xt::minimum(x, y)); }));
+                    [](auto x, auto y) { return vmin(x, y); }));
   return detail::record("minimum", out, {a, b}, [a, b](const Tensor& g) {
     Tensor take_a = less_equal(a, b);
     return std::vector<Tensor>{reduce_to_shape(mul(g, take_a), a.shape()),
@@ -158,26 +221,33 @@ Tensor clip(const Tensor& a, real lo, real hi) {
   check_arg(lo <= hi, "clip",
             "lo must be <= hi; got lo=" + std::to_string(lo) + ", hi=" + std::to_string(hi) +
                 " for a.shape=" + shape_to_string(a.shape()));
-  Tensor out(unary(a, [lo, hi](real x) { return x < lo ? lo : (x > hi ? hi : x); }));
+  Tensor out(unary(a, [lo, hi](auto x) { return vmin(vmax(x, decltype(x)(lo)), decltype(x)(hi)); }));
   return detail::record("clip", out, {a}, [a, lo, hi](const Tensor& g) {
-    Tensor inside(unary(a, [lo, hi](real x) { return real(x > lo && x < hi); }));
+    Tensor inside(unary(a, [lo, hi](auto x) {
+      using T = decltype(x);
+      return vselect((x > T(lo)) && (x < T(hi)), T(1), T(0));
+    }));
     return std::vector<Tensor>{mul(g, inside)};
   });
 }
 
 Tensor relu(const Tensor& a) {
-  Tensor out(unary(a, [](real x) { return x > real(0) ? x : real(0); }));
+  Tensor out(unary(a, [](auto x) { return vmax(x, decltype(x)(0)); }));
   return detail::record("relu", out, {a}, [a](const Tensor& g) {
-    return std::vector<Tensor>{mul(g, Tensor(unary(a, [](real x) { return real(x > 0); })))};
+    return std::vector<Tensor>{mul(g, Tensor(unary(a, [](auto x) {
+      using T = decltype(x);
+      return vselect(x > T(0), T(1), T(0));
+    })))};
   });
 }
 
 Tensor sigmoid(const Tensor& a) {
   // 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: neither form overflows.
-  Tensor out(unary(a, [](real x) {
-    if (x >= 0) return real(1) / (real(1) + std::exp(-x));
-    const real e = std::exp(x);
-    return e / (real(1) + e);
+  Tensor out(unary(a, [](auto x) {
+    using T = decltype(x);
+    const T e = xsimd::exp(-xsimd::abs(x));  // in (0, 1]: never overflows
+    const T s = T(1) / (T(1) + e);
+    return vselect(x >= T(0), s, e * s);
   }));
   return detail::record("sigmoid", out, {a}, [out](const Tensor& g) {
     return std::vector<Tensor>{mul(g, mul(out, sub(Tensor(real(1)), out)))};
@@ -185,7 +255,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
-  Tensor out(Array(xt::tanh(a.array())));
+  Tensor out(unary(a, [](auto x) { return xsimd::tanh(x); }));
   return detail::record("tanh", out, {a}, [out](const Tensor& g) {
     return std::vector<Tensor>{mul(g, sub(Tensor(real(1)), square(out)))};
   });
@@ -193,7 +263,10 @@ Tensor tanh(const Tensor& a) {
 
 Tensor softplus(const Tensor& a) {
   // log(1+e^x) = max(x, 0) + log1p(e^-|x|).
-  Tensor out(unary(a, [](real x) { return std::max(x, real(0)) + std::log1p(std::exp(-std::abs(x))); }));
+  Tensor out(unary(a, [](auto x) {
+    using T = decltype(x);
+    return vmax(x, T(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+  }));
   return detail::record("softplus", out, {a},
                         [a](const Tensor& g) { return std::vector<Tensor>{mul(g, sigmoid(a))}; });
 }
@@ -213,19 +286,23 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 // Comparisons: constants (never recorded).
 #define XGRAD_COMPARISON(name, expr)                                                       \
   Tensor name(const Tensor& a, const Tensor& b) {                                          \
-    return constant(binary(#name, a, b, [](const auto& x, const auto& y) {                 \
-      return Array(xt::cast<real>(expr));                                                  \
+    return constant(binary(#name, a, b, [](auto x, auto y) {                               \
+      using T = decltype(x);                                                               \
+      return vselect(expr, T(1), T(0));                                                    \
     }));                                                                                   \
   }
 XGRAD_COMPARISON(greater, x > y)
 XGRAD_COMPARISON(greater_equal, x >= y)
 XGRAD_COMPARISON(less, x < y)
 XGRAD_COMPARISON(less_equal, x <= y)
-XGRAD_COMPARISON(equal, xt::equal(x, y))
+XGRAD_COMPARISON(equal, x == y)
 #undef XGRAD_COMPARISON
 
 Tensor sign(const Tensor& a) {
-  return constant(unary(a, [](real x) { return real((x > 0) - (x < 0)); }));
+  return constant(unary(a, [](auto x) {
+    using T = decltype(x);
+    return vselect(x > T(0), T(1), T(0)) - vselect(x < T(0), T(1), T(0));
+  }));
 }
 
 }  // namespace xgrad

@@ -1,7 +1,8 @@
 // Reductions. One raw-buffer kernel serves sum and max over any set of axes: consecutive
 // axes of the same kind (reduced or kept) are merged, then a short recursion walks the
 // merged dimensions so that the innermost loop is either a contiguous row reduction or a
-// contiguous row accumulation — both vectorisable, and deterministic in their order.
+// contiguous row accumulation — both vectorised (xsimd / the compiler), and deterministic in
+// their order.
 
 #include "autograd/ops/reduce.h"
 
@@ -12,6 +13,7 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/detail/simd.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/shape.h"
 
@@ -60,12 +62,8 @@ void reduce_rec(const std::vector<Dim>& dims, std::size_t level, const real* in,
   const Dim& d = dims[level];
   if (level + 1 == dims.size()) {
     if (d.reduced) {
-      real acc = *out;
-      for (std::size_t i = 0; i < d.extent; ++i) {
-        if constexpr (C == Combine::Sum) acc += in[i];
-        else acc = std::max(acc, in[i]);
-      }
-      *out = acc;
+      if constexpr (C == Combine::Sum) *out += detail::simd_sum(in, d.extent);
+      else *out = detail::simd_max(in, d.extent, *out);
     } else {
       for (std::size_t i = 0; i < d.extent; ++i) {
         if constexpr (C == Combine::Sum) out[i] += in[i];
