@@ -78,6 +78,15 @@ void Variable::assign_sub(const Tensor& delta) {
   update(state(), "Variable::assign_sub", delta, [](real p, real d) { return p - d; });
 }
 
+void Variable::update_in_place(const std::function<void(real*, std::size_t)>& fn) {
+  detail::VariableState& s = state();
+  auto& node = detail::TensorAccess::node(s.value);
+  if (node.use_count() != 1) s.value = Tensor(Array(s.value.array()));  // copy on write
+  auto* mutable_node = const_cast<detail::TensorNode*>(detail::TensorAccess::node(s.value).get());
+  fn(mutable_node->value.data(), mutable_node->value.size());
+  mutable_node->id = detail::next_tensor_id();
+}
+
 const std::string& Variable::name() const { return state().name; }
 bool Variable::trainable() const { return state().trainable; }
 const Shape& Variable::shape() const { return state().value.shape(); }

@@ -2,6 +2,7 @@
 /// \file
 /// `Variable`: named, mutable, trainable state (weights), as in TensorFlow.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,10 @@ class Variable {
   void assign(const Tensor& value);
   void assign_add(const Tensor& delta);
   void assign_sub(const Tensor& delta);
+  /// Applies `fn(data, size)` to the value's buffer in place, for optimizers' fused update
+  /// kernels. Copy-on-write: when a Tensor read earlier still shares the buffer, the update
+  /// goes to a fresh copy and that Tensor keeps its value. The value gets a new id.
+  void update_in_place(const std::function<void(real* data, std::size_t size)>& fn);
 
   const std::string& name() const;
   bool trainable() const;
