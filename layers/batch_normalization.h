@@ -25,8 +25,12 @@ class BatchNormalization : public Layer {
  public:
   explicit BatchNormalization(BatchNormalizationOptions options = {});
   std::string class_name() const override { return "BatchNormalization"; }
-  const Variable& moving_mean() const { return moving_mean_; }
-  const Variable& moving_variance() const { return moving_variance_; }
+  /// The weights (valid once built), as handles: `bn.gamma().assign(g)` sets the weight.
+  /// gamma() is empty without `scale`, beta() without `center`.
+  Variable gamma() const { return gamma_; }
+  Variable beta() const { return beta_; }
+  Variable moving_mean() const { return moving_mean_; }
+  Variable moving_variance() const { return moving_variance_; }
 
  protected:
   void build(const Shape& input_shape) override;

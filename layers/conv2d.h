@@ -29,8 +29,10 @@ class Conv2D : public Layer {
   Conv2D(std::size_t filters, std::array<int, 2> kernel_size, Conv2DLayerOptions options = {});
   std::string class_name() const override { return "Conv2D"; }
   std::size_t filters() const { return filters_; }
-  const Variable& kernel() const { return kernel_; }
-  const Variable& bias() const { return bias_; }
+  /// The weights (valid once built). Handles to the layer's state, so
+  /// `conv.kernel().assign(w)` sets the weight. bias() is empty without use_bias.
+  Variable kernel() const { return kernel_; }
+  Variable bias() const { return bias_; }
 
  protected:
   void build(const Shape& input_shape) override;

@@ -25,9 +25,10 @@ class Dense : public Layer {
   Dense(std::size_t units, const std::string& activation);
   std::string class_name() const override { return "Dense"; }
   std::size_t units() const { return units_; }
-  /// The weights (valid once built).
-  const Variable& kernel() const { return kernel_; }
-  const Variable& bias() const { return bias_; }
+  /// The weights (valid once built). Handles to the layer's state, so
+  /// `dense.kernel().assign(w)` sets the weight. bias() is empty without use_bias.
+  Variable kernel() const { return kernel_; }
+  Variable bias() const { return bias_; }
 
  protected:
   void build(const Shape& input_shape) override;

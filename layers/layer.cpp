@@ -1,6 +1,7 @@
 #include "layers/layer.h"
 
 #include <cctype>
+#include <regex>
 #include <stdexcept>
 
 #include "autograd/check.h"
@@ -8,14 +9,18 @@
 namespace xgrad::layers {
 
 std::string to_snake_case(const std::string& camel) {
-  // Keras: insert '_' before an upper-case letter that follows a lower-case letter or digit
-  // and starts a new word ("MaxPooling2D" → "max_pooling2d", "Conv2D" → "conv2d").
-  std::string out;
-  for (std::size_t i = 0; i < camel.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(camel[i]);
-    if (std::isupper(c) && i > 0 && std::islower(static_cast<unsigned char>(camel[i - 1]))) out += '_';
-    out += static_cast<char>(std::tolower(c));
-  }
+  // Keras's two substitutions (keras/utils/generic_utils.py):
+  //   1. "(.)([A-Z][a-z0-9]+)" → "\1_\2": a capitalised word after any character starts a new
+  //      word ("Conv2DTranspose" → "Conv2D_Transpose", "HTTPServer" → "HTTP_Server");
+  //   2. "([a-z])([A-Z])" → "\1_\2": any lower-upper boundary left ("ReLU" → "Re_LU"; and
+  //      "FooBarBaz", which step 1 leaves as "Foo_BarBaz" since its matches cannot overlap);
+  // then lower case. An upper-case letter after a digit with no lower case after it stays in
+  // the word: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d".
+  static const std::regex word("(.)([A-Z][a-z0-9]+)");
+  static const std::regex boundary("([a-z])([A-Z])");
+  std::string out =
+      std::regex_replace(std::regex_replace(camel, word, "$1_$2"), boundary, "$1_$2");
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

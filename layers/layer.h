@@ -19,7 +19,7 @@ namespace xgrad::layers {
 ///   class Block : public Layer {
 ///    public:
 ///     Block() : Layer("block") {
-///       conv_ = add_layer(std::make_shared<Conv2D>(32, std::array{3, 3}, Conv2DOptions{.activation = "relu"}));
+///       conv_ = add_layer(std::make_shared<Conv2D>(32, std::array{3, 3}, Conv2DLayerOptions{.activation = "relu"}));
 ///       pool_ = add_layer(std::make_shared<MaxPooling2D>());
 ///     }
 ///     std::string class_name() const override { return "Block"; }
@@ -50,8 +50,9 @@ class Layer {
 
   /// The Keras class name: "Dense", "Conv2D", …
   virtual std::string class_name() const = 0;
-  /// The layer's own name, unique among its siblings ("conv2d_1").
-  const std::string& name() const { return name_; }
+  /// The layer's own name, unique among its siblings ("conv2d_1"): the constructor's name,
+  /// else default_name() (resolved on first use, as class_name() is virtual).
+  const std::string& name() const { return resolved_name(); }
   /// Names from the outermost parent down: "tower/conv2d_1".
   std::string path() const;
   bool built() const { return built_; }

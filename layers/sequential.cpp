@@ -18,6 +18,12 @@ void Sequential::add(std::shared_ptr<Layer> layer) {
   add_layer(std::move(layer));
 }
 
+// Checked in build, not only in call: Layer::operator() marks a layer built once build returns,
+// and a built Sequential refuses add(), so an empty model called by mistake would be stuck.
+void Sequential::build(const Shape&) {
+  if (layers().empty()) fail("has no layers; add() some before calling the model");
+}
+
 Tensor Sequential::call(const Tensor& input, bool training) {
   if (layers().empty()) fail("has no layers");
   Tensor x = input;

@@ -36,6 +36,9 @@ class Sequential : public Layer {
   std::string summary() const;
 
  protected:
+  /// Throws std::invalid_argument when the model has no layers, before it is marked built
+  /// (so layers can still be added after that error).
+  void build(const Shape& input_shape) override;
   Tensor call(const Tensor& input, bool training) override;
 };
 
