@@ -53,13 +53,15 @@ std::string Sequential::summary() const {
     throw std::logic_error(path() + " (Sequential): summary() needs a built model; call it on a batch first");
   }
   std::ostringstream os;
-  const std::string rule(65, '_'), thick(65, '=');
+  const std::string rule(69, '_'), thick(69, '=');
   os << "Model: \"" << name() << "\"\n" << rule << "\n";
-  os << std::left << std::setw(28) << " Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n";
+  os << std::left << std::setw(32) << " Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n";
   os << thick << "\n";
   for (std::size_t i = 0; i < layers().size(); ++i) {
     const Layer& l = *layers()[i];
-    os << std::left << std::setw(28) << (" " + l.name() + " (" + l.class_name() + ")") << std::setw(26)
+    std::string label = " " + l.name() + " (" + l.class_name() + ")";
+    if (label.size() >= 32) label += " ";  // long names push the row right rather than touch
+    os << std::left << std::setw(32) << label << std::setw(26)
        << keras_shape(l.output_shape()) << with_commas(l.count_params()) << "\n";
     if (i + 1 < layers().size()) os << "\n";
   }

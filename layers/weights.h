@@ -5,7 +5,9 @@
 /// (`tower/conv2d_1/kernel`), readable with `numpy.load(path, allow_pickle=False)`.
 
 #include <string>
+#include <vector>
 
+#include "autograd/npz.h"
 #include "autograd/optim/optimizer.h"
 #include "layers/layer.h"
 
@@ -21,6 +23,19 @@ inline constexpr const char* kOptimizerPrefix = "optimizer/";
 /// file, if any, is left intact).
 void save_weights(const std::string& path, const Layer& model,
                   const optim::Optimizer* optimizer = nullptr);
+
+/// The model's variables as named tensors (name = variable path), in variables() order.
+/// std::logic_error for a model that is not built yet or whose variable names collide.
+NamedTensors weights_of(const Layer& model);
+
+/// Assigns named tensors to the model's variables, all or nothing: every variable must have
+/// an entry of its shape and a floating dtype (`dtypes[i]` is entry i's numpy dtype name, as
+/// load_npz reports it; an empty list means float32), and every entry must be a variable
+/// unless its name starts with one of `ignored_prefixes`. Otherwise throws
+/// std::runtime_error "<source>: does not match model …" listing every problem, and changes
+/// nothing.
+void set_weights(Layer& model, const NamedTensors& entries, const NpzDtypes& dtypes,
+                 const std::string& source, const std::vector<std::string>& ignored_prefixes = {});
 
 /// Loads a file written by save_weights (or numpy.savez with the same names) into a built
 /// model, and the optimizer state when an optimizer is given. Every variable must be in
