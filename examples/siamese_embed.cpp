@@ -80,6 +80,8 @@ int main(int argc, char** argv) try {
   if (weights.empty()) throw po::error("--weights MODEL.npz is required");
   if (images_dir.empty()) throw po::error("--images DIR is required");
   if (batch == 0) throw po::error("--batch-size must be >= 1");
+  // The CSV goes beside the .npy with the extension .csv: it must not be the .npy itself.
+  if (fs::path(out).extension() == ".csv") throw po::error("--out must not end in .csv (the paths go to OUT with .csv)");
 
   const LoadedModel model = load_model(weights);
   const ModelInfo& info = model.info;

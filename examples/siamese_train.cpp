@@ -20,6 +20,8 @@ namespace {
 void parse_image_size(const std::string& text, TrainConfig& c) {
   const auto x = text.find_first_of("xX");
   try {
+    // Digits only: std::stoul would also take " 12", "+12" and "-12" (as 2^64 - 12).
+    if (text.find_first_not_of("0123456789xX") != std::string::npos) throw std::invalid_argument("");
     std::size_t used = 0;
     const unsigned long h = std::stoul(text.substr(0, x), &used);
     if (used != text.substr(0, x).size()) throw std::invalid_argument("");
@@ -73,7 +75,9 @@ int main(int argc, char** argv) try {
        "contrastive (label 1 = same class), euclidean (same-class pairs only; collapses alone) or triplet")
       ("margin", po::value(&c.margin)->default_value(defaults.margin), "margin of the contrastive/triplet loss")
       ("optimizer", po::value(&c.optimizer)->default_value(defaults.optimizer), "adam, adamw, sgd (momentum 0.9) or rmsprop")
-      ("learning-rate", po::value(&c.learning_rate)->default_value(defaults.learning_rate), "learning rate")
+      ("learning-rate", po::value(&c.learning_rate)->default_value(defaults.learning_rate), "(initial) learning rate")
+      ("lr-schedule", po::value(&c.lr_schedule)->default_value(defaults.lr_schedule),
+       "constant, or cosine (decay to 0 over the run)")
       ("epochs", po::value(&epochs)->default_value(defaults.epochs), "epochs of --pairs-per-epoch pairs")
       ("steps", po::value(&c.steps)->default_value(defaults.steps), "total training steps instead of --epochs (0: off)")
       ("batch-size", po::value(&c.batch_size)->default_value(defaults.batch_size), "pairs (or triplets) per step")
@@ -95,7 +99,18 @@ int main(int argc, char** argv) try {
   all.add(data).add(model).add(run);
 
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+  const po::parsed_options parsed = po::command_line_parser(argc, argv).options(all).run();
+  // Boost reads "-1" into an unsigned option as 2^64 - 1: refuse negative counts outright.
+  for (const po::option& o : parsed.options) {
+    const bool count = o.string_key == "channels" || o.string_key == "test-classes" || o.string_key == "steps" ||
+                       o.string_key == "batch-size" || o.string_key == "pairs-per-epoch" ||
+                       o.string_key == "eval-pairs" || o.string_key == "one-shot-ways" ||
+                       o.string_key == "one-shot-episodes" || o.string_key == "seed";
+    if (count && !o.value.empty() && o.value.front().find('-') != std::string::npos) {
+      throw std::invalid_argument("--" + o.string_key + ": must be >= 0; got '" + o.value.front() + "'");
+    }
+  }
+  po::store(parsed, vm);
   if (vm.count("help")) {
     std::cout << all << "\n"
               << "With no arguments: trains the small model on Fashion-MNIST (Debian package\n"
@@ -107,7 +122,7 @@ int main(int argc, char** argv) try {
   if (image_size != "auto") parse_image_size(image_size, c);
   const bool custom_idx = !vm["idx-images"].defaulted() || !vm["idx-labels"].defaulted();
   if (vm.count("data")) {
-    if (custom_idx || !vm["idx-test-images"].defaulted()) {
+    if (custom_idx || !vm["idx-test-images"].defaulted() || !vm["idx-test-labels"].defaulted()) {
       throw std::invalid_argument("--data and --idx-* select different data; give one of them");
     }
     c.idx_images.clear();
@@ -123,6 +138,9 @@ int main(int argc, char** argv) try {
     throw std::invalid_argument("--idx-test-images and --idx-test-labels go together");
   }
   if (!vm.count("weights") && c.eval_only) throw std::invalid_argument("--eval-only needs --weights FILE");
+  if (vm.count("weights") && !c.eval_only) {
+    throw std::invalid_argument("--weights is only read with --eval-only (training starts from new weights or --resume)");
+  }
   xgrad::siamese::run(c);
   return 0;
 } catch (const po::error& e) {

@@ -1,5 +1,6 @@
 #include "siamese/siamese_network.h"
 
+
 #include <algorithm>
 #include <array>
 #include <cstdint>

@@ -21,6 +21,7 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "autograd/autograd.h"
 #include "layers/initializers.h"
@@ -127,12 +128,20 @@ std::size_t count_classes(const ImageDataset& data, const std::vector<std::size_
 
 // ---- model and optimisation ------------------------------------------------------------
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::size_t total_steps) {
   const real lr = static_cast<real>(c.learning_rate);
-  if (c.optimizer == "adam") return std::make_unique<optim::Adam>(optim::AdamOptions{.learning_rate = lr});
-  if (c.optimizer == "adamw") return std::make_unique<optim::AdamW>(optim::AdamWOptions{.learning_rate = lr});
-  if (c.optimizer == "sgd") return std::make_unique<optim::SGD>(optim::SGDOptions{.learning_rate = lr, .momentum = 0.9});
-  return std::make_unique<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = lr});
+  std::shared_ptr<const optim::LearningRateSchedule> schedule;
+  if (c.lr_schedule == "cosine") {
+    schedule = std::make_shared<optim::CosineDecay>(lr, static_cast<std::int64_t>(std::max<std::size_t>(total_steps, 1)));
+  }
+  if (c.optimizer == "adam") return std::make_unique<optim::Adam>(optim::AdamOptions{.learning_rate = lr, .schedule = schedule});
+  if (c.optimizer == "adamw") {
+    return std::make_unique<optim::AdamW>(optim::AdamWOptions{.learning_rate = lr, .schedule = schedule});
+  }
+  if (c.optimizer == "sgd") {
+    return std::make_unique<optim::SGD>(optim::SGDOptions{.learning_rate = lr, .schedule = schedule, .momentum = 0.9});
+  }
+  return std::make_unique<optim::RMSprop>(optim::RMSpropOptions{.learning_rate = lr, .schedule = schedule});
 }
 
 Distance parse_distance(const std::string& s) { return s == "cosine" ? Distance::Cosine : Distance::Euclidean; }
@@ -204,7 +213,7 @@ void check_finite(const Tensor& loss, const std::vector<Tensor>& grads, const st
       if (!std::isfinite(static_cast<double>(g[j]))) {
         throw std::runtime_error("training diverged at " + where + ": the gradient of '" + vars[i].name() +
                                  "' is not finite (element " + std::to_string(j) +
-                                 "); the last good checkpoint is kept");
+                                 "; try a lower --learning-rate); the last good checkpoint is kept");
       }
     }
   }
@@ -247,15 +256,102 @@ std::vector<EpochRow> read_csv(const std::string& path) {
 // The settings a checkpoint must agree on to be resumed.
 std::string resume_key(const TrainConfig& c) {
   std::ostringstream os;
-  os << "data=" << (c.data_dir.empty() ? c.idx_images : c.data_dir) << "\nmodel=" << c.model << "\nimage-size=" << c.height
-     << "x" << c.width << "\nchannels=" << c.channels << "\nloss=" << c.loss << "\nmargin=" << c.margin
-     << "\ndistance=" << c.distance << "\noptimizer=" << c.optimizer << "\nlearning-rate=" << c.learning_rate
-     << "\nbatch-size=" << c.batch_size << "\npairs-per-epoch=" << c.pairs_per_epoch << "\nsplit-by=" << c.split_by
-     << "\nval-fraction=" << c.val_fraction << "\ntest-classes=" << c.test_classes << "\nseed=" << c.seed << "\n";
+  // --steps is part of it: it sets the steps per epoch and may end on a partial epoch.
+  if (c.data_dir.empty()) {
+    os << "idx-images=" << c.idx_images << "\nidx-labels=" << c.idx_labels << "\nidx-test-images=" << c.idx_test_images
+       << "\nidx-test-labels=" << c.idx_test_labels;
+  } else {
+    os << "data=" << c.data_dir;
+  }
+  os << "\nmodel=" << c.model << "\nimage-size=" << c.height << "x" << c.width << "\nchannels=" << c.channels
+     << "\nloss=" << c.loss << "\nmargin=" << c.margin << "\ndistance=" << c.distance << "\noptimizer=" << c.optimizer
+     << "\nlearning-rate=" << c.learning_rate << "\nlr-schedule=" << c.lr_schedule << "\nbatch-size=" << c.batch_size
+     << "\npairs-per-epoch=" << c.pairs_per_epoch << "\nsteps=" << c.steps << "\nsplit-by=" << c.split_by
+     << "\nval-fraction=" << c.val_fraction << "\ntest-fraction=" << c.test_fraction
+     << "\ntest-classes=" << c.test_classes << "\neval-pairs=" << c.eval_pairs << "\nseed=" << c.seed << "\n";
+  // A cosine schedule's shape depends on the run's length: resuming must keep it.
+  if (c.lr_schedule == "cosine") os << "epochs=" << c.epochs << "\n";
   return os.str();
 }
 
+// The settings in which two resume keys differ, as "  name: V in the checkpoint, now W" lines.
+std::string key_differences(const std::string& saved, const std::string& now) {
+  auto parse = [](const std::string& key) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(key);
+    for (std::string line; std::getline(in, line);) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return m;
+  };
+  const auto a = parse(saved), b = parse(now);
+  std::string out;
+  for (const auto& [name, value] : b) {
+    const auto it = a.find(name);
+    if (it == a.end()) {
+      out += "  --" + name + ": not recorded in the checkpoint, now " + value + "\n";
+    } else if (it->second != value) {
+      out += "  --" + name + ": " + it->second + " in the checkpoint, now " + value + "\n";
+    }
+  }
+  for (const auto& [name, value] : a) {
+    if (!b.count(name)) out += "  --" + name + ": " + value + " in the checkpoint, not set now\n";
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+// A one-value run-state entry of a checkpoint.
+double trainer_entry(const NamedTensors& entries, const std::string& name, const std::string& path) {
+  const Tensor t = find_entry(entries, name);
+  if (!t.defined() || t.size() != 1 || !std::isfinite(static_cast<double>(t.flat(0)))) {
+    throw std::runtime_error(path + ": not a checkpoint of siamese_train (no valid '" + name +
+                             "' entry; a model file cannot be resumed)");
+  }
+  return static_cast<double>(t.flat(0));
+}
+
+// Throws when evaluation embeddings are not finite: the weights of the epoch that just ended
+// are unusable (e.g. a step made them overflow), so nothing of it may be saved.
+void check_finite_embeddings(const std::vector<float>& embeddings, const std::vector<Variable>& vars, std::size_t epoch) {
+  const std::size_t bad = static_cast<std::size_t>(
+      std::count_if(embeddings.begin(), embeddings.end(), [](float v) { return !std::isfinite(v); }));
+  if (bad == 0) return;
+  std::string which;
+  for (const Variable& v : vars) {
+    const Tensor t = v.value();
+    const real* p = t.data();
+    if (std::any_of(p, p + t.size(), [](real x) { return !std::isfinite(static_cast<double>(x)); })) {
+      which = "; the weights of '" + v.name() + "' are not finite";
+      break;
+    }
+  }
+  throw std::runtime_error("training diverged in epoch " + std::to_string(epoch + 1) + ": " + std::to_string(bad) +
+                           " of " + std::to_string(embeddings.size()) +
+                           " validation embedding values are not finite after its last step" + which +
+                           " (try a lower --learning-rate); the last good checkpoint is kept");
+}
+
+// A sampler of evaluation pairs; its errors say which split and what to change.
+PairBatch evaluation_pairs(const ImageDataset& data, const std::vector<std::size_t>& subset, std::uint64_t seed,
+                           std::size_t count, const std::string& split, const std::string& remedy) {
+  try {
+    return PairSampler(data, subset, seed).pairs(0, 0, count);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("the " + split + " split (" + std::to_string(subset.size()) +
+                                " images) cannot give evaluation pairs: " + e.what() + "; " + remedy);
+  }
+}
+
 Tensor scalar(double v) { return Tensor::from_vector({1}, {static_cast<real>(v)}); }
+
+// `t` rounded to float32, as save_npz stores it.
+Tensor as_float32(const Tensor& t) {
+  std::vector<real> v(t.data(), t.data() + t.size());
+  for (real& x : v) x = static_cast<real>(static_cast<float>(x));
+  return Tensor::from_vector(t.shape(), std::move(v));
+}
 
 void write_metrics(const std::string& path, const TrainConfig& c, const Data& d, const RunResult& r,
                    std::size_t val_pairs, std::size_t test_pairs, std::size_t train_pairs) {
@@ -292,12 +388,13 @@ void write_metrics(const std::string& path, const TrainConfig& c, const Data& d,
   j.key("strict").value(c.strict).key("split_by").value(c.split_by).key("val_fraction").value(c.val_fraction);
   j.key("test_fraction").value(c.test_fraction).key("test_classes").value(c.test_classes);
   j.key("model").value(c.model).key("distance").value(c.distance).key("loss").value(c.loss).key("margin").value(c.margin);
-  j.key("optimizer").value(c.optimizer).key("learning_rate").value(c.learning_rate).key("epochs").value(c.epochs);
+  j.key("optimizer").value(c.optimizer).key("learning_rate").value(c.learning_rate);
+  j.key("lr_schedule").value(c.lr_schedule).key("epochs").value(c.epochs);
   j.key("steps").value(c.steps).key("batch_size").value(c.batch_size).key("pairs_per_epoch").value(c.pairs_per_epoch);
   j.key("eval_pairs").value(c.eval_pairs).key("one_shot_ways").value(c.one_shot_ways);
   j.key("one_shot_episodes").value(c.one_shot_episodes).key("seed").value(static_cast<std::int64_t>(c.seed));
   j.key("threads").value(num_threads()).key("out").value(c.out).key("resume").value(c.resume);
-  j.key("eval_only").value(c.eval_only).key("weights").value(c.weights);
+  j.key("eval_only").value(c.eval_only).key("weights").value(c.weights).key("quiet").value(c.quiet);
   j.end_object();
   j.end_object();
   write_text_atomic(path, j.str());
@@ -313,6 +410,9 @@ void validate(const TrainConfig& c) {
   if (!one_of(c.distance, {"euclidean", "cosine"})) bad_flag("distance", "must be euclidean or cosine; got '" + c.distance + "'");
   if (!one_of(c.optimizer, {"adam", "adamw", "sgd", "rmsprop"})) {
     bad_flag("optimizer", "must be adam, adamw, sgd or rmsprop; got '" + c.optimizer + "'");
+  }
+  if (!one_of(c.lr_schedule, {"constant", "cosine"})) {
+    bad_flag("lr-schedule", "must be constant or cosine; got '" + c.lr_schedule + "'");
   }
   if (!one_of(c.split_by, {"image", "class"})) bad_flag("split-by", "must be image or class; got '" + c.split_by + "'");
   if (!(c.margin > 0) || !std::isfinite(c.margin)) bad_flag("margin", "must be > 0; got " + std::to_string(c.margin));
@@ -333,9 +433,19 @@ void validate(const TrainConfig& c) {
   if (c.threads < 0) bad_flag("threads", "must be >= 0; got " + std::to_string(c.threads));
   if (c.eval_pairs < 2) bad_flag("eval-pairs", "must be >= 2");
   if (c.one_shot_ways < 2) bad_flag("one-shot-ways", "must be >= 2");
+  if (c.one_shot_episodes < 1) bad_flag("one-shot-episodes", "must be >= 1");
   if (c.eval_only && c.weights.empty()) bad_flag("eval-only", "needs --weights FILE");
   if (c.eval_only && c.resume) bad_flag("resume", "cannot be combined with --eval-only");
   if (c.out.empty()) bad_flag("out", "must not be empty");
+  // An explicit size must suit the model (the automatic sizes do).
+  if (c.height != 0 && !c.eval_only) {
+    try {
+      make_tower(c.model, c.height, c.width);
+    } catch (const std::invalid_argument& e) {
+      bad_flag("image-size", std::to_string(c.height) + "x" + std::to_string(c.width) + " does not suit --model " +
+                                 c.model + ": " + e.what());
+    }
+  }
 }
 
 RunResult run(const TrainConfig& config_in) {
@@ -352,6 +462,9 @@ RunResult run(const TrainConfig& config_in) {
       c.width = evaluated.info.width;
     }
     if (c.channels == 0) c.channels = evaluated.info.channels;
+    // The model file decides these (metrics.json records what was evaluated).
+    c.model = evaluated.info.preset;
+    c.distance = evaluated.info.distance == Distance::Cosine ? "cosine" : "euclidean";
   }
   if (c.height == 0) c.height = c.width = folder ? (c.model == "seed" ? 170 : 64) : 28;
   if (c.channels == 0) c.channels = folder ? 3 : 1;
@@ -370,15 +483,33 @@ RunResult run(const TrainConfig& config_in) {
   const std::string log_path = (fs::path(c.out) / "log.csv").string();
   const std::string metrics_path = (fs::path(c.out) / "metrics.json").string();
 
+  // --resume: the checkpoint and its settings are checked before minutes of loading too.
+  if (c.resume) {
+    if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
+    std::ifstream key_in(checkpoint_key_path);
+    std::stringstream key;
+    key << key_in.rdbuf();
+    if (key.str() != resume_key(c)) {
+      throw std::runtime_error(checkpoint_path + " was written by a run with other settings; resume with the same flags. " +
+                               (key_in ? "Differences:\n" + key_differences(key.str(), resume_key(c))
+                                       : checkpoint_key_path + " (the checkpoint's settings) is missing"));
+    }
+  }
+
   say("loading " + (folder ? c.data_dir : c.idx_images) + " ...\n");
   const Data d = load_data(c);
   for (const SkippedFile& s : d.images.skipped) say("skipped " + s.path + ": " + s.reason + "\n");
+  // The training pairs first: when no pair can be drawn at all (e.g. one image per class),
+  // that is the problem to report, not the empty held-out splits that follow from it.
+  const PairSampler train_sampler(d.images, d.split.train, c.seed);
   if (d.split.validation.empty()) throw std::runtime_error("the validation split is empty; raise --val-fraction or add images");
   if (d.split.test.empty()) throw std::runtime_error("the test split is empty; add images or change --split-by/--test-classes");
-
-  const PairSampler train_sampler(d.images, d.split.train, c.seed);
-  const PairBatch val_pairs = PairSampler(d.images, d.split.validation, c.seed + 1).pairs(0, 0, c.eval_pairs);
-  const PairBatch test_pairs = PairSampler(d.images, d.split.test, c.seed + 2).pairs(0, 0, c.eval_pairs);
+  const PairBatch val_pairs = evaluation_pairs(d.images, d.split.validation, c.seed + 1, c.eval_pairs, "validation",
+                                               "raise --val-fraction or add images");
+  const PairBatch test_pairs =
+      evaluation_pairs(d.images, d.split.test, c.seed + 2, c.eval_pairs, "test",
+                       c.split_by == "class" ? std::string("raise --test-classes or add images")
+                                             : std::string("raise --test-fraction or add images"));
 
   ModelInfo info;
   info.preset = c.model;
@@ -389,7 +520,11 @@ RunResult run(const TrainConfig& config_in) {
 
   layers::set_random_seed(c.seed);
   std::shared_ptr<SiameseNetwork> net;
-  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(c);
+  const std::size_t steps_per_epoch = c.steps ? std::min(c.steps, c.pairs_per_epoch / c.batch_size)
+                                              : c.pairs_per_epoch / c.batch_size;
+  const int epochs = c.steps ? static_cast<int>((c.steps + steps_per_epoch - 1) / steps_per_epoch) : c.epochs;
+  std::unique_ptr<optim::Optimizer> optimizer =
+      make_optimizer(c, c.steps ? c.steps : steps_per_epoch * static_cast<std::size_t>(epochs));
   RunResult result;
   std::vector<EpochRow> rows;
   int start_epoch = 0, best_epoch = -1;
@@ -408,26 +543,28 @@ RunResult run(const TrainConfig& config_in) {
     net = m.network;
     info = m.info;
   } else if (c.resume) {
-    if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
-    std::ifstream key_in(checkpoint_key_path);
-    std::stringstream key;
-    key << key_in.rdbuf();
-    if (key.str() != resume_key(c)) {
-      throw std::runtime_error(checkpoint_path + " was written by a run with other settings; resume with the same flags:\n" +
-                               key.str());
-    }
     LoadedModel m = load_model(checkpoint_path);
+    if (m.info.preset != info.preset || m.info.height != info.height || m.info.width != info.width ||
+        m.info.channels != info.channels || m.info.distance != info.distance) {
+      throw std::runtime_error(checkpoint_path + ": its model configuration differs from " + checkpoint_key_path);
+    }
     net = m.network;
+    start_epoch = static_cast<int>(trainer_entry(m.entries, "trainer/epoch", checkpoint_path));
+    best_epoch = static_cast<int>(trainer_entry(m.entries, "trainer/best_epoch", checkpoint_path));
+    best_auc = trainer_entry(m.entries, "trainer/best_val_auc", checkpoint_path);
+    trained_seconds = trainer_entry(m.entries, "trainer/seconds", checkpoint_path);
+    // The threshold of the best epoch so far, which later checkpoints carry on.
+    info.threshold = m.info.threshold;
     NamedTensors opt_state;
     for (const auto& [name, t] : m.entries) {
       const std::string prefix = layers::kOptimizerPrefix;
       if (name.rfind(prefix, 0) == 0) opt_state.emplace_back(name.substr(prefix.size()), t);
     }
-    optimizer->load_state(opt_state, net->trainable_variables());
-    start_epoch = static_cast<int>(find_entry(m.entries, "trainer/epoch").flat(0));
-    best_epoch = static_cast<int>(find_entry(m.entries, "trainer/best_epoch").flat(0));
-    best_auc = static_cast<double>(find_entry(m.entries, "trainer/best_val_auc").flat(0));
-    trained_seconds = static_cast<double>(find_entry(m.entries, "trainer/seconds").flat(0));
+    try {
+      optimizer->load_state(opt_state, net->trainable_variables());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(checkpoint_path + ": " + e.what());
+    }
     rows = read_csv(log_path);
     rows.resize(std::min<std::size_t>(rows.size(), static_cast<std::size_t>(start_epoch)));
     say("resuming after epoch " + std::to_string(start_epoch) + " from " + checkpoint_path + "\n");
@@ -435,9 +572,6 @@ RunResult run(const TrainConfig& config_in) {
     net = build_network(info);
   }
 
-  const std::size_t steps_per_epoch = c.steps ? std::min(c.steps, c.pairs_per_epoch / c.batch_size)
-                                              : c.pairs_per_epoch / c.batch_size;
-  const int epochs = c.steps ? static_cast<int>((c.steps + steps_per_epoch - 1) / steps_per_epoch) : c.epochs;
   const real margin = static_cast<real>(c.margin);
 
   if (!c.eval_only) {
@@ -488,6 +622,7 @@ RunResult run(const TrainConfig& config_in) {
       trained_seconds += seconds;
 
       const PairEval val = evaluate_pairs(*net, d.images, d.split.validation, val_pairs);
+      check_finite_embeddings(val.embeddings, vars, static_cast<std::size_t>(epoch));
       const double val_auc = roc_auc(val.distances, val.labels);
       const ThresholdChoice val_choice = best_threshold(val.distances, val.labels);
       const EpochRow row{epoch + 1, loss_sum / static_cast<double>(std::max<std::size_t>(steps_this_epoch, 1)), val_auc,
@@ -516,6 +651,14 @@ RunResult run(const TrainConfig& config_in) {
       extra.emplace_back("trainer/seconds", scalar(trained_seconds));
       write_text_atomic(checkpoint_key_path, resume_key(c));
       save_model(checkpoint_path, *net, info, extra);
+      // The checkpoint holds float32 values (npz): go on from exactly what it holds, so that a
+      // run resumed from it is identical to this one. A no-op in the float build.
+      if constexpr (!std::is_same_v<real, float>) {
+        for (Variable& v : net->variables()) v.assign(as_float32(v.peek()));
+        NamedTensors state = optimizer->state(vars);
+        for (auto& entry : state) entry.second = as_float32(entry.second);
+        optimizer->load_state(state, vars);
+      }
       write_text_atomic(log_path, csv(rows));
     }
     result.steps = total_steps_done;
@@ -554,7 +697,9 @@ RunResult run(const TrainConfig& config_in) {
   }
 
   info.threshold = choice.threshold;
-  save_model(model_path, *net, info);
+  // --eval-only evaluates --weights: it writes only metrics.json, never a model.npz (which
+  // would replace the model of the run in --out, or --weights itself, with a new threshold).
+  if (!c.eval_only) save_model(model_path, *net, info);
   write_metrics(metrics_path, c, d, result, val_pairs.same.size(), test_pairs.same.size(), trained_pairs);
 
   if (!c.quiet) {
@@ -583,7 +728,8 @@ RunResult run(const TrainConfig& config_in) {
     line("test accuracy @ threshold", fmt(result.accuracy, 4) + " @ " + fmt(result.threshold, 4));
     line(std::to_string(result.one_shot_ways) + "-way one-shot accuracy", fmt(result.one_shot_accuracy, 4));
     t << "+-----------------------------+------------------------------+\n";
-    t << "wrote " << model_path << ", " << metrics_path << (c.eval_only ? "" : ", " + log_path + ", " + checkpoint_path) << "\n";
+    t << "wrote " << (c.eval_only ? metrics_path : model_path + ", " + metrics_path + ", " + log_path + ", " + checkpoint_path)
+      << "\n";
     std::cout << t.str() << std::flush;
   }
   return result;

@@ -36,6 +36,8 @@ struct TrainConfig {
   // Optimisation.
   std::string optimizer = "adam";  ///< "adam", "adamw", "sgd" or "rmsprop"
   double learning_rate = 1e-3;
+  /// "constant", or "cosine": cosine decay from learning_rate to 0 over the whole run.
+  std::string lr_schedule = "constant";
   int epochs = 2;
   std::size_t steps = 0;             ///< > 0: total steps instead of epochs × steps per epoch
   std::size_t batch_size = 128;      ///< pairs (or triplets) per step
