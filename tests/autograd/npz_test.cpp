@@ -6,6 +6,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/support/numpy_script.h"
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -713,40 +715,9 @@ TEST(NpzSave, FailedWriteKeepsTheOldFile) {
 // Interop with NumPy. The python3 first on PATH may lack numpy; Debian's /usr/bin/python3 has it
 // when python3-numpy is installed.
 
-struct PythonRun {
-  bool found = false;  // an interpreter with numpy ran the script
-  int status = 0;
-  std::string output;
-};
-
+using xgrad::testing::PythonRun;
 PythonRun run_numpy_script(const TempDir& dir, const std::string& body) {
-  const std::string script = dir.file("script.py");
-  write_bytes(script,
-              "import sys, zlib\n"
-              "try:\n"
-              "    import numpy as np\n"
-              "except ImportError:\n"
-              "    print('XGRAD_NO_NUMPY')\n"
-              "    sys.exit(0)\n"
-              "sys.stdout.reconfigure(encoding='utf-8')\n"
-              "d = sys.argv[1]\n" +
-                  body);
-  for (const char* python : {"/usr/bin/python3", "python3"}) {
-    const std::string cmd =
-        std::string(python) + " '" + script + "' '" + dir.path().string() + "' 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) continue;
-    std::string out;
-    char buf[4096];
-    while (const std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    const int status = ::pclose(p);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127 ||
-        out.find("XGRAD_NO_NUMPY") != std::string::npos) {
-      continue;
-    }
-    return {true, WEXITSTATUS(status), out};
-  }
-  return {};
+  return xgrad::testing::run_numpy_script(dir.path().string(), body);
 }
 
 // "name|dtype|d0,d1|crc32 of the float32 bytes" as the python below prints it.

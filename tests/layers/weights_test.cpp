@@ -11,6 +11,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/support/numpy_script.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,40 +239,9 @@ std::string py_shape(const Shape& s) {
 // Runs `body` with numpy imported as np and `d` the test directory. The python3 first on PATH
 // may lack numpy; Debian's /usr/bin/python3 has it when python3-numpy is installed (as in
 // tests/autograd/npz_test.cpp).
-struct PythonRun {
-  bool found = false;  // an interpreter with numpy ran the script
-  int status = 0;
-  std::string output;
-};
-
+using xgrad::testing::PythonRun;
 PythonRun run_numpy_script(const TempDir& dir, const std::string& body) {
-  const std::string script = dir.file("script.py");
-  write_bytes(script,
-              "import sys, zlib\n"
-              "try:\n"
-              "    import numpy as np\n"
-              "except ImportError:\n"
-              "    print('XGRAD_NO_NUMPY')\n"
-              "    sys.exit(0)\n"
-              "d = sys.argv[1]\n" +
-                  body);
-  for (const char* python : {"/usr/bin/python3", "python3"}) {
-    const std::string cmd =
-        std::string(python) + " '" + script + "' '" + dir.path().string() + "' 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) continue;
-    std::string out;
-    char buf[4096];
-    while (const std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    const int status = ::pclose(p);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127 ||
-        out.find("XGRAD_NO_NUMPY") != std::string::npos) {
-      continue;
-    }
-    fs::remove(script);
-    return {true, WEXITSTATUS(status), out};
-  }
-  return {};
+  return xgrad::testing::run_numpy_script(dir.path().string(), body);
 }
 
 constexpr const char* kNoNumpy = "no python3 with numpy (apt-get install python3-numpy)";
