@@ -30,9 +30,11 @@ struct TrainConfig {
   std::size_t test_classes = 0;    ///< split_by class; 0: a quarter of the classes (at least 1)
   // Model and loss.
   std::string model = "small";     ///< "small" or "seed"
-  std::string distance = "euclidean";  ///< "euclidean" or "cosine"
+  /// "cosine" or "euclidean". Cosine (with margin 0.5) is the default: on Fashion-MNIST it
+  /// beat euclidean (margin 1) by +0.006 test ROC AUC and +0.01 accuracy (see README).
+  std::string distance = "cosine";
   std::string loss = "contrastive";    ///< "contrastive", "euclidean" or "triplet"
-  double margin = 1.0;
+  double margin = 0.5;  ///< contrastive/triplet margin (cosine distances lie in [0, 2])
   // Optimisation.
   std::string optimizer = "adam";  ///< "adam", "adamw", "sgd" or "rmsprop"
   double learning_rate = 1e-3;

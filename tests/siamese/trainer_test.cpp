@@ -385,7 +385,7 @@ TEST_F(TrainerTest, EndToEndWritesEveryOutputFile) {
   EXPECT_EQ(model.info.height, 12u);
   EXPECT_EQ(model.info.width, 12u);
   EXPECT_EQ(model.info.channels, 3u);
-  EXPECT_EQ(model.info.distance, Distance::Euclidean);
+  EXPECT_EQ(model.info.distance, Distance::Cosine);  // TrainConfig's default distance
   EXPECT_EQ(model.info.threshold, static_cast<double>(static_cast<float>(r.threshold)));
   EXPECT_FALSE(find_entry(model.entries, "optimizer/iterations").defined());
   EXPECT_FALSE(find_entry(model.entries, "trainer/epoch").defined());
