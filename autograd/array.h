@@ -9,6 +9,8 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "autograd/memory.h"
+
 namespace xgrad {
 
 #if defined(XGRAD_DOUBLE) && XGRAD_DOUBLE
@@ -17,8 +19,9 @@ using real = double;
 using real = float;
 #endif
 
-/// Dense row-major n-dimensional array of `real`.
-using Array = xt::xarray<real, xt::layout_type::row_major>;
+/// Dense row-major n-dimensional array of `real`, 64-byte aligned, its storage from the
+/// caching allocator of autograd/memory.h.
+using Array = xt::xarray<real, xt::layout_type::row_major, detail::CachingAllocator<real>>;
 
 /// A tensor shape: one extent per axis, outermost first.
 using Shape = std::vector<std::size_t>;

@@ -21,6 +21,7 @@
 #include "autograd/optim/rmsprop.h"
 #include "autograd/optim/schedules.h"
 #include "autograd/optim/sgd.h"
+#include "autograd/profile.h"
 #include "autograd/tensor.h"
 #include "autograd/threads.h"
 #include "autograd/variable.h"

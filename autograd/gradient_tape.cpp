@@ -27,6 +27,7 @@
 
 #include "autograd/detail/record.h"
 #include "autograd/ops/elementwise.h"
+#include "autograd/profile.h"
 
 namespace xgrad {
 
@@ -160,7 +161,11 @@ std::unordered_map<GradientTape::Id, Tensor> GradientTape::walk(const Tensor& ta
       any = any || needed[i];
     }
     if (!any) continue;
-    std::vector<Tensor> input_grads = rec.backward(g, needed);
+    std::vector<Tensor> input_grads;
+    {
+      const detail::ProfileScope profile_scope(rec.op.c_str(), detail::ProfilePhase::Backward);
+      input_grads = rec.backward(g, needed);
+    }
     if (!options_.persistent) rec.backward = nullptr;  // frees what the closure captured
     if (input_grads.size() != rec.input_ids.size()) {
       throw std::logic_error("internal: backward of '" + rec.op + "' returned " +

@@ -15,6 +15,15 @@ std::uint64_t next_tensor_id() {
   static std::atomic<std::uint64_t> counter{0};
   return ++counter;
 }
+std::shared_ptr<const TensorNode> make_view(const std::shared_ptr<const TensorNode>& base,
+                                            Shape shape) {
+  auto node = std::make_shared<TensorNode>();
+  node->shape = std::move(shape);
+  node->id = next_tensor_id();
+  node->base = base->is_view() ? base->base : base;
+  return node;
+}
+
 }  // namespace detail
 
 namespace {
@@ -73,6 +82,14 @@ Tensor Tensor::from_vector(const Shape& shape, std::vector<real> values) {
 
 const Array& Tensor::array() const {
   if (!node_) throw std::logic_error("Tensor: use of an undefined tensor (no value)");
+  if (node_->is_view()) {
+    // An Array of the view's shape is wanted: copy the elements once (kernels use data()).
+    std::call_once(node_->materialize_once, [node = node_.get()] {
+      Array a = empty_array(node->shape);
+      std::copy(node->base->value.data(), node->base->value.data() + a.size(), a.data());
+      const_cast<detail::TensorNode*>(node)->value = std::move(a);
+    });
+  }
   return node_->value;
 }
 
@@ -81,9 +98,12 @@ const Shape& Tensor::shape() const {
   return node_->shape;
 }
 
-std::size_t Tensor::size() const { return array().size(); }
+std::size_t Tensor::size() const { return shape_size(shape()); }
 
-const real* Tensor::data() const { return array().data(); }
+const real* Tensor::data() const {
+  if (!node_) throw std::logic_error("Tensor: use of an undefined tensor (no value)");
+  return node_->data();
+}
 
 real Tensor::item() const {
   if (size() != 1) {

@@ -53,7 +53,9 @@ void update(detail::VariableState& s, const char* what, const Tensor& delta, F f
   auto& node = detail::TensorAccess::node(s.value);
   const real* d = delta.data();
   const std::size_t n = delta.size();
-  if (node.use_count() == 1 && node.get() != detail::TensorAccess::node(delta).get()) {
+  // In place only when nobody else sees the storage (and it is not a reshape view).
+  if (node.use_count() == 1 && !node->is_view() &&
+      node.get() != detail::TensorAccess::node(delta).get()) {
     auto* mutable_node = const_cast<detail::TensorNode*>(node.get());
     real* p = mutable_node->value.data();
     for (std::size_t i = 0; i < n; ++i) p[i] = f(p[i], d[i]);
@@ -81,7 +83,11 @@ void Variable::assign_sub(const Tensor& delta) {
 void Variable::update_in_place(const std::function<void(real*, std::size_t)>& fn) {
   detail::VariableState& s = state();
   auto& node = detail::TensorAccess::node(s.value);
-  if (node.use_count() != 1) s.value = Tensor(Array(s.value.array()));  // copy on write
+  if (node.use_count() != 1 || node->is_view()) {  // copy on write
+    Array copy = empty_array(s.value.shape());
+    std::copy(s.value.data(), s.value.data() + s.value.size(), copy.data());
+    s.value = Tensor(std::move(copy));
+  }
   auto* mutable_node = const_cast<detail::TensorNode*>(detail::TensorAccess::node(s.value).get());
   fn(mutable_node->value.data(), mutable_node->value.size());
   mutable_node->id = detail::next_tensor_id();

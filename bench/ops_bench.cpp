@@ -5,10 +5,12 @@
 //   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench/bench/ops_bench
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true   (one line)
 // `--threads` is not a Google Benchmark flag: the thread count comes from XGRAD_THREADS
-// (default: all cores).
+// (default: all cores). The GEMM provider comparison: --benchmark_filter=BM_Gemm/ (add
+// --benchmark_enable_random_interleaving=true on a shared machine).
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -55,6 +57,99 @@ void BM_RawBlasGemm(benchmark::State& state) {
   set_flops(state, 2.0 * n * n * n);
 }
 BENCHMARK(BM_RawBlasGemm)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// GEMM providers compared on the shapes the models run (registered in main as
+// BM_Gemm/<shape>/<provider>, provider = openblas | dnnl | auto): the figures behind the
+// dispatch rule in autograd/detail/blas.cpp. Each shape is one detail::gemm call exactly as
+// ops/conv2d.cpp or ops/matmul.cpp makes it (flags, tight leading dimensions, beta):
+//   conv fwd      N,N  [rows, taps] · kernel [taps, cout]        (rows = one im2col chunk)
+//   conv bpinput  N,T  grad [rows, cout] · kernel[taps, cout]ᵀ   (then col2im)
+//   conv bpfilter T,N  colsᵀ · grad, chunks after the first accumulate (beta = 1)
+//   dense fwd     N,N  x · W;   dx: N,T g · Wᵀ;   dW: T,N xᵀ · g
+// Chunk rows follow conv2d.cpp's 32 MiB im2col budget. Small siamese model (batch 256
+// images): conv1 3×3 1→32 on 28×28 (one chunk, M = 256·26·26), conv2 3×3 32→64 on 13×13
+// (chunks of 2647·11 rows), Dense 1600→128 and 128→64. Seed model (batch 64, 170×170×3):
+// conv 3×3 3→64 (chunks of 1849·168 rows), Dense 1806336→128 (needs ~2.3 GB of buffers).
+// "GB/s" counts each operand once (C twice when beta != 0): the bound of the dW shapes.
+struct GemmShape {
+  const char* name;
+  bool trans_a, trans_b;
+  std::size_t m, n, k;
+  real beta;
+};
+
+constexpr GemmShape kGemmShapes[] = {
+    {"sq256", false, false, 256, 256, 256, 0},
+    {"sq1024", false, false, 1024, 1024, 1024, 0},
+    {"siam_conv1_fwd", false, false, 256 * 676, 32, 9, 0},
+    {"siam_conv1_bpinput", false, true, 256 * 676, 9, 32, 0},
+    {"siam_conv1_bpfilter", true, false, 9, 32, 256 * 676, 0},
+    {"siam_conv2_fwd", false, false, 2647 * 11, 64, 288, 0},
+    {"siam_conv2_bpinput", false, true, 2647 * 11, 288, 64, 0},
+    {"siam_conv2_bpfilter", true, false, 288, 64, 2647 * 11, 0},
+    {"siam_dense1_fwd", false, false, 256, 128, 1600, 0},
+    {"siam_dense1_dx", false, true, 256, 1600, 128, 0},
+    {"siam_dense1_dw", true, false, 1600, 128, 256, 0},
+    {"siam_dense2_fwd", false, false, 256, 64, 128, 0},
+    {"siam_dense2_dx", false, true, 256, 128, 64, 0},
+    {"siam_dense2_dw", true, false, 128, 64, 256, 0},
+    {"seed_conv_fwd", false, false, 1849 * 168, 64, 27, 0},
+    {"seed_conv_bpinput", false, true, 1849 * 168, 27, 64, 0},
+    {"seed_conv_bpfilter", true, false, 27, 64, 1849 * 168, 1},
+    {"seed_dense_fwd", false, false, 64, 128, 1806336, 0},
+    {"seed_dense_dx", false, true, 64, 1806336, 128, 0},
+    {"seed_dense_dw", true, false, 1806336, 128, 64, 0},
+};
+
+// Operand buffers shared by every BM_Gemm run (A, B, C): grown on demand and filled once, so
+// repetitions do not pay for gigabyte allocations.
+real* gemm_operand(int slot, std::size_t elems) {
+  static std::vector<real> buffers[3];
+  std::vector<real>& v = buffers[slot];
+  if (v.size() < elems) {
+    v.assign(elems, real(0));
+    unsigned s = 12345u + static_cast<unsigned>(slot);
+    for (real& x : v) {
+      s = s * 1664525u + 1013904223u;
+      x = static_cast<real>((s >> 8) & 0xFFFF) / real(65536) - real(0.5);
+    }
+  }
+  return v.data();
+}
+
+void BM_Gemm(benchmark::State& state, GemmShape s, detail::GemmProvider provider) {
+  const real* a = gemm_operand(0, s.m * s.k);
+  const real* b = gemm_operand(1, s.k * s.n);
+  real* c = gemm_operand(2, s.m * s.n);
+  const std::size_t lda = s.trans_a ? s.m : s.k, ldb = s.trans_b ? s.k : s.n;
+  for (auto _ : state) {
+    detail::gemm_with(provider, s.trans_a, s.trans_b, s.m, s.n, s.k, real(1), a, lda, b, ldb,
+                      s.beta, c, s.n);
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * static_cast<double>(s.m) * s.n * s.k);
+  const double elems = static_cast<double>(s.m) * s.k + static_cast<double>(s.k) * s.n +
+                       static_cast<double>(s.m) * s.n * (s.beta != 0 ? 2 : 1);
+  state.counters["GB/s"] =
+      benchmark::Counter(elems * sizeof(real) * 1e-9 * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+  if (provider == detail::GemmProvider::Auto) {
+    state.SetLabel(detail::gemm_provider_name(detail::gemm_provider_for(s.m, s.n, s.k)));
+  }
+}
+
+void register_gemm_benchmarks() {
+  using detail::GemmProvider;
+  for (const GemmShape& s : kGemmShapes) {
+    for (GemmProvider p : {GemmProvider::OpenBlas, GemmProvider::Dnnl, GemmProvider::Auto}) {
+      const std::string name =
+          std::string("BM_Gemm/") + s.name + "/" + detail::gemm_provider_name(p);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, s, p)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+}
 
 // The seed model's convolution: batch 32, 170×170×3 input, 64 3×3 filters, valid padding.
 constexpr std::size_t kBatch = 32, kSize = 170, kIn = 3, kOut = 64, kK = 3, kOutSize = kSize - kK + 1;
@@ -189,6 +284,7 @@ BENCHMARK(BM_NoTape100SmallOps)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 int main(int argc, char** argv) {
   if (const char* t = std::getenv("XGRAD_THREADS")) xgrad::set_num_threads(std::atoi(t));
+  xgrad::register_gemm_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("xgrad_threads", std::to_string(xgrad::num_threads()));

@@ -47,6 +47,12 @@ Tensor Conv2D::call(const Tensor& input, bool) {
   o.strides = options_.strides;
   o.dilations = options_.dilation_rate;
   o.padding = options_.padding;
+  // Bias and relu (or no activation) run inside the convolution's output pass.
+  const std::string& a = options_.activation;
+  if (a == "relu" || a == "linear" || a.empty()) {
+    return fused_conv2d(input, kernel_, options_.use_bias ? bias_.value() : Tensor(), o,
+                        a == "relu" ? FusedActivation::Relu : FusedActivation::Linear);
+  }
   Tensor y = conv2d(input, kernel_, o);
   if (options_.use_bias) y = add(y, bias_);
   return activation_(y);

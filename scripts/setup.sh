@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libxtensor-dev libxsimd-dev xtl-dev
   libopenblas-dev libopenblas0-openmp libopenblas-openmp-dev
+  libdnnl-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libjpeg62-turbo-dev libpng-dev

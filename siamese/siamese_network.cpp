@@ -49,7 +49,9 @@ Tensor embedding_distance(const Tensor& a, const Tensor& b, Distance distance) {
     case Distance::Cosine: {
       const Tensor dot = sum(a * b, {-1});
       const Tensor norms = floored_norm(sum(square(a), {-1})) * floored_norm(sum(square(b), {-1}));
-      return real(1) - dot / norms;
+      // Rounding can put 1 - cos a hair outside [0, 2] (e.g. -1.2e-7 for identical
+      // embeddings); clamped so that a distance is never negative. Inside, the gradient passes.
+      return minimum(maximum(real(1) - dot / norms, Tensor(real(0))), Tensor(real(2)));
     }
   }
   throw std::invalid_argument("embedding_distance: unknown Distance value " +

@@ -19,7 +19,8 @@ enum class Distance {
 /// Distance between the rows of two embeddings [N, D] → [N], composed of ops (so it is
 /// differentiable w.r.t. both embeddings):
 ///   Euclidean: d = √max(Σ_j (a_j - b_j)², ε)
-///   Cosine:    d = 1 - Σ_j a_j b_j / (√max(Σ_j a_j², ε) · √max(Σ_j b_j², ε))
+///   Cosine:    d = 1 - Σ_j a_j b_j / (√max(Σ_j a_j², ε) · √max(Σ_j b_j², ε)), clamped to
+///              [0, 2] (rounding can otherwise leave it 1e-7 outside)
 /// with ε = 1e-12 (in float and double builds alike). The floor keeps the gradient finite at
 /// identical embeddings (Euclidean) and at zero embeddings (Cosine): where a squared norm is
 /// below ε the distance uses √ε = 1e-6 instead, and the gradient through that norm is zero.

@@ -173,7 +173,7 @@ double row_distance(const float* a, const float* b, std::size_t dim, Distance di
     aa += double(a[i]) * double(a[i]);
     bb += double(b[i]) * double(b[i]);
   }
-  return 1 - ab / (std::sqrt(std::max(aa, 1e-12)) * std::sqrt(std::max(bb, 1e-12)));
+  return std::clamp(1 - ab / (std::sqrt(std::max(aa, 1e-12)) * std::sqrt(std::max(bb, 1e-12))), 0.0, 2.0);
 }
 
 struct PairEval {

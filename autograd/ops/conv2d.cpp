@@ -12,7 +12,8 @@
 //
 // Bounded workspace. The col matrix of a whole batch can be huge (N·OH·OW × KH·KW·C), so it is
 // built for a chunk of output rows (pairs (n, oy), i.e. OW col rows each) at a time, sized to
-// stay under kColBudgetBytes; each chunk is one GEMM (forward and backprop_input write disjoint
+// stay under kColBudgetBytes (2 MiB: the chunk is still in L2 when its GEMM reads it, and the
+// bias/relu epilogue runs on the chunk's output right after); each chunk is one GEMM (forward and backprop_input write disjoint
 // output rows; backprop_filter accumulates chunk by chunk with beta = 1). A 1×1 kernel with
 // stride 1 needs no im2col at all: the NHWC input already is the [N·H·W, C] col matrix.
 //
@@ -20,7 +21,8 @@
 // col2im is parallel over input rows (n, y): the thread owning a row gathers every
 // contribution to it from the chunk's col rows in a fixed order (tap row i, then ox), so no
 // two threads write one element and the sums do not depend on the thread count. Chunks run
-// one after another. The GEMMs use OpenBLAS's own threads (set by xgrad::set_num_threads).
+// one after another. Each GEMM (oneDNN or OpenBLAS, chosen per shape by detail::gemm) runs on
+// the library-wide OpenMP threads (xgrad::set_num_threads).
 
 #include "autograd/ops/conv2d.h"
 
@@ -34,6 +36,10 @@
 #include "autograd/check.h"
 #include "autograd/detail/blas.h"
 #include "autograd/detail/record.h"
+#include "autograd/memory.h"
+#include "autograd/ops/elementwise.h"
+#include "autograd/ops/reduce.h"
+#include "autograd/profile.h"
 #include "autograd/threads.h"
 
 namespace xgrad {
@@ -43,7 +49,7 @@ namespace {
 using Index = std::ptrdiff_t;
 
 /// Upper bound of one im2col chunk (unless a single output row is larger than this).
-constexpr std::size_t kColBudgetBytes = std::size_t{32} << 20;
+constexpr std::size_t kColBudgetBytes = std::size_t{2} << 20;
 /// Loops touching fewer elements than this run on one thread (a parallel region costs µs).
 constexpr Index kParallelMinWork = Index{1} << 15;
 
@@ -137,8 +143,24 @@ Index chunk_rows(const Geometry& g) {
   return std::clamp<Index>(budget / row_elems, 1, g.rows());
 }
 
-std::unique_ptr<real[]> workspace(const Geometry& g, Index chunk) {
-  return std::make_unique_for_overwrite<real[]>(static_cast<std::size_t>(chunk * g.ow * g.taps()));
+/// The im2col buffer of one chunk, from the tensor cache: tens of MB allocated afresh at
+/// every call would page-fault on every touch.
+class Workspace {
+ public:
+  explicit Workspace(std::size_t n)
+      : bytes_(n * sizeof(real)), data_(static_cast<real*>(detail::allocate_bytes(bytes_))) {}
+  ~Workspace() { detail::deallocate_bytes(data_, bytes_); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  real* get() const { return data_; }
+
+ private:
+  std::size_t bytes_;
+  real* data_;
+};
+
+Workspace workspace(const Geometry& g, Index chunk) {
+  return Workspace(static_cast<std::size_t>(chunk * g.ow * g.taps()));
 }
 
 /// The kernel taps j in [j_begin, j_end) of a row of the (undilated) window that starts at
@@ -239,21 +261,58 @@ void col2im_add(const Geometry& g, const real* col, Index row0, Index rows, real
 
 // ---- The three kernels on raw buffers -------------------------------------------------
 
-void conv_forward(const Geometry& g, const real* input, const real* kernel, real* out) {
+/// What conv_forward applies to its output after the GEMM: y = act(y + bias).
+struct Epilogue {
+  const real* bias = nullptr;  // [O] or none
+  bool relu = false;
+};
+
+template <bool kBias, bool kRelu>
+void apply_epilogue(real* out, Index count, Index o, const real* bias) {
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (count * o >= kParallelMinWork)
+  for (Index r = 0; r < count; ++r) {
+    real* __restrict y = out + r * o;
+    for (Index k = 0; k < o; ++k) {
+      real v = y[k];
+      if constexpr (kBias) v += bias[k];
+      if constexpr (kRelu) v = v > real(0) ? v : real(0);
+      y[k] = v;
+    }
+  }
+}
+
+/// The epilogue over `count` output pixels (rows of O values).
+void apply_epilogue(const Epilogue& e, real* out, Index count, Index o) {
+  if (e.bias && e.relu) {
+    apply_epilogue<true, true>(out, count, o, e.bias);
+  } else if (e.bias) {
+    apply_epilogue<true, false>(out, count, o, e.bias);
+  } else if (e.relu) {
+    apply_epilogue<false, true>(out, count, o, nullptr);
+  }
+}
+
+void conv_forward(const Geometry& g, const real* input, const real* kernel, real* out,
+                  const Epilogue& epilogue = {}) {
   if (g.rows() == 0) return;
   const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
   if (g.pointwise()) {
-    detail::gemm(false, false, static_cast<std::size_t>(g.n * g.h * g.w), o, taps, 1, input, taps,
-                 kernel, o, 0, out, o);
+    const Index pixels = g.n * g.h * g.w;
+    detail::gemm(false, false, static_cast<std::size_t>(pixels), o, taps, 1, input, taps, kernel, o,
+                 0, out, o);
+    apply_epilogue(epilogue, out, pixels, g.o);
     return;
   }
   const Index chunk = chunk_rows(g);
   auto col = workspace(g, chunk);
   for (Index row0 = 0; row0 < g.rows(); row0 += chunk) {
     const Index rows = std::min(chunk, g.rows() - row0);
+    real* out_chunk = out + row0 * g.ow * g.o;
     im2col(g, input, row0, rows, col.get());
     detail::gemm(false, false, static_cast<std::size_t>(rows * g.ow), o, taps, 1, col.get(), taps,
-                 kernel, o, 0, out + row0 * g.ow * g.o, o);
+                 kernel, o, 0, out_chunk, o);
+    apply_epilogue(epilogue, out_chunk, rows * g.ow, g.o);  // while the chunk is in cache
   }
 }
 
@@ -303,6 +362,15 @@ std::string shapes(const char* name_a, const Shape& a, const char* name_b, const
   return std::string(name_a) + "=" + shape_to_string(a) + ", " + name_b + "=" + shape_to_string(b);
 }
 
+/// The checks and geometry of a forward convolution of `input` by `kernel`.
+Geometry forward_geometry(const char* op, const Tensor& input, const Tensor& kernel,
+                          const Conv2DOptions& options) {
+  check_rank(op, "input", input.shape(), 4, "[N, H, W, C]");
+  check_rank(op, "kernel", kernel.shape(), 4, "[KH, KW, C, O]");
+  return make_geometry(op, input.shape(), kernel.shape(), options,
+                       shapes("input.shape", input.shape(), "kernel.shape", kernel.shape()));
+}
+
 }  // namespace
 
 ConvAxis conv_axis(const char* op, std::size_t in, std::size_t kernel, int stride, int dilation,
@@ -319,12 +387,9 @@ ConvAxis conv_axis(const char* op, std::size_t in, std::size_t kernel, int strid
 }
 
 Tensor conv2d(const Tensor& input, const Tensor& kernel, const Conv2DOptions& options) {
+  const detail::ProfileScope profile_scope("conv2d");
   constexpr const char* op = "conv2d";
-  check_rank(op, "input", input.shape(), 4, "[N, H, W, C]");
-  check_rank(op, "kernel", kernel.shape(), 4, "[KH, KW, C, O]");
-  const Geometry g =
-      make_geometry(op, input.shape(), kernel.shape(), options,
-                    shapes("input.shape", input.shape(), "kernel.shape", kernel.shape()));
+  const Geometry g = forward_geometry(op, input, kernel, options);
 
   Array out = empty_array(g.output_shape());
   conv_forward(g, input.data(), kernel.data(), out.data());
@@ -341,6 +406,7 @@ Tensor conv2d(const Tensor& input, const Tensor& kernel, const Conv2DOptions& op
 
 Tensor conv2d_backprop_input(const Tensor& grad_output, const Tensor& kernel,
                              const Shape& input_shape, const Conv2DOptions& options) {
+  const detail::ProfileScope profile_scope("conv2d_backprop_input");
   constexpr const char* op = "conv2d_backprop_input";
   check_rank(op, "grad_output", grad_output.shape(), 4, "[N, OH, OW, O]");
   check_rank(op, "kernel", kernel.shape(), 4, "[KH, KW, C, O]");
@@ -369,6 +435,7 @@ Tensor conv2d_backprop_input(const Tensor& grad_output, const Tensor& kernel,
 
 Tensor conv2d_backprop_filter(const Tensor& input, const Tensor& grad_output,
                               const Shape& kernel_shape, const Conv2DOptions& options) {
+  const detail::ProfileScope profile_scope("conv2d_backprop_filter");
   constexpr const char* op = "conv2d_backprop_filter";
   check_rank(op, "input", input.shape(), 4, "[N, H, W, C]");
   check_rank(op, "grad_output", grad_output.shape(), 4, "[N, OH, OW, O]");
@@ -393,6 +460,40 @@ Tensor conv2d_backprop_filter(const Tensor& input, const Tensor& grad_output,
         return std::vector<Tensor>{
             needed[0] ? conv2d_backprop_input(grad_output, h, input.shape(), options) : Tensor(),
             needed[1] ? conv2d(input, h, options) : Tensor()};
+      }));
+}
+
+Tensor fused_conv2d(const Tensor& input, const Tensor& kernel, const Tensor& bias,
+                    const Conv2DOptions& options, FusedActivation activation) {
+  const detail::ProfileScope profile_scope("fused_conv2d");
+  constexpr const char* op = "fused_conv2d";
+  const Geometry g = forward_geometry(op, input, kernel, options);
+  if (bias.defined()) {
+    check_arg(bias.shape() == Shape{kernel.shape()[3]}, op,
+              "bias must be [O] = [" + std::to_string(kernel.shape()[3]) + "]; got " +
+                  shapes("bias.shape", bias.shape(), "kernel.shape", kernel.shape()));
+  }
+  const bool relu = activation == FusedActivation::Relu;
+
+  Array out = empty_array(g.output_shape());
+  conv_forward(g, input.data(), kernel.data(), out.data(),
+               Epilogue{bias.defined() ? bias.data() : nullptr, relu});
+  Tensor output(std::move(out));
+
+  std::vector<Tensor> inputs{input, kernel};
+  if (bias.defined()) inputs.push_back(bias);
+  // Captures the output (for relu's mask), never the pre-activation.
+  return detail::record(
+      op, output, inputs,
+      detail::BackwardFn([input, kernel, options, relu, has_bias = bias.defined(),
+                          y = relu ? output : Tensor()](const Tensor& grad,
+                                                        const detail::NeededInputs& needed) {
+        const Tensor gz = relu ? relu_grad(grad, y) : grad;
+        std::vector<Tensor> grads{
+            needed[0] ? conv2d_backprop_input(gz, kernel, input.shape(), options) : Tensor(),
+            needed[1] ? conv2d_backprop_filter(input, gz, kernel.shape(), options) : Tensor()};
+        if (has_bias) grads.push_back(needed[2] ? sum(gz, {0, 1, 2}) : Tensor());
+        return grads;
       }));
 }
 

@@ -5,8 +5,9 @@
 ///   valid: out = ceil((in - (k-1)·d) / s)         no padding
 ///   same:  out = ceil(in / s), total padding = max((out-1)·s + (k-1)·d + 1 - in, 0),
 ///          of which floor(total/2) goes before (top/left) and the rest after.
-/// All three ops run as GEMMs (im2col in bounded chunks, OpenBLAS sgemm/dgemm); a 1×1
-/// kernel at stride 1 skips im2col. Results are deterministic for a given thread count.
+/// All three ops run as GEMMs (im2col in bounded chunks; oneDNN or OpenBLAS sgemm, dgemm in
+/// the double build); a 1×1 kernel at stride 1 skips im2col. Results are deterministic for a
+/// given thread count.
 
 #include <array>
 
@@ -47,6 +48,21 @@ Tensor conv2d_backprop_input(const Tensor& grad_output, const Tensor& kernel,
 /// Throws like conv2d, and when grad_output is not conv2d's output shape for kernel_shape.
 Tensor conv2d_backprop_filter(const Tensor& input, const Tensor& grad_output,
                               const Shape& kernel_shape, const Conv2DOptions& options = {});
+
+/// The activation fused_conv2d applies after the bias.
+enum class FusedActivation { Linear, Relu };
+
+/// activation(conv2d(input, kernel) + bias) as one op, as Keras's Conv2D layer computes it:
+/// the bias and the activation are applied to each chunk of the GEMM output while it is
+/// still in cache, instead of in two more passes over the whole output, and the
+/// pre-activation is never stored. `bias` is [O], or an undefined Tensor for none.
+/// Backward (with ops, so differentiable again): gz = relu_grad(g, output) (or g when
+/// Linear), d/dinput = conv2d_backprop_input(gz, kernel), d/dkernel =
+/// conv2d_backprop_filter(input, gz), d/dbias = gz summed over N, OH, OW.
+/// Throws like conv2d, and when bias is not [O] (naming "fused_conv2d" and the shapes).
+Tensor fused_conv2d(const Tensor& input, const Tensor& kernel, const Tensor& bias,
+                    const Conv2DOptions& options = {},
+                    FusedActivation activation = FusedActivation::Linear);
 
 /// Output extent of one spatial axis (TensorFlow arithmetic) and the padding before it.
 struct ConvAxis {

@@ -10,6 +10,7 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/profile.h"
 #include "autograd/detail/simd.h"
 #include "autograd/ops/reduce.h"
 
@@ -108,6 +109,7 @@ Tensor constant(Array a) { return Tensor(std::move(a)); }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("add");
   Tensor out(binary("add", a, b, [](auto x, auto y) { return x + y; }));
   return detail::record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{reduce_to_shape(g, sa), reduce_to_shape(g, sb)};
@@ -115,6 +117,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("sub");
   Tensor out(binary("sub", a, b, [](auto x, auto y) { return x - y; }));
   return detail::record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{reduce_to_shape(g, sa), reduce_to_shape(neg(g), sb)};
@@ -122,6 +125,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("mul");
   Tensor out(binary("mul", a, b, [](auto x, auto y) { return x * y; }));
   return detail::record("mul", out, {a, b},
                         [a, b](const Tensor& g, const detail::NeededInputs& needed) {
@@ -132,6 +136,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("div");
   Tensor out(binary("div", a, b, [](auto x, auto y) { return x / y; }));
   return detail::record(
       "div", out, {a, b}, [a, b](const Tensor& g, const detail::NeededInputs& needed) {
@@ -142,12 +147,14 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor neg(const Tensor& a) {
+  const detail::ProfileScope profile_scope("neg");
   Tensor out(unary(a, [](auto x) { return -x; }));
   return detail::record("neg", out, {a},
                         [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("pow");
   Tensor out(binary("pow", a, b, [](auto x, auto y) { return xsimd::pow(x, y); }));
   return detail::record(
       "pow", out, {a, b}, [a, b, out](const Tensor& g, const detail::NeededInputs& needed) {
@@ -159,6 +166,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& a, real p) {
+  const detail::ProfileScope profile_scope("pow");
   Tensor out(unary(a, [p](auto x) { return xsimd::pow(x, decltype(x)(p)); }));
   return detail::record("pow", out, {a}, [a, p](const Tensor& g) {
     return std::vector<Tensor>{mul(g, mul(Tensor(p), pow(a, p - real(1))))};
@@ -166,6 +174,7 @@ Tensor pow(const Tensor& a, real p) {
 }
 
 Tensor square(const Tensor& a) {
+  const detail::ProfileScope profile_scope("square");
   Tensor out(unary(a, [](auto x) { return x * x; }));
   return detail::record("square", out, {a}, [a](const Tensor& g) {
     return std::vector<Tensor>{mul(g, mul(a, Tensor(real(2))))};
@@ -173,6 +182,7 @@ Tensor square(const Tensor& a) {
 }
 
 Tensor sqrt(const Tensor& a) {
+  const detail::ProfileScope profile_scope("sqrt");
   Tensor out(unary(a, [](auto x) { return xsimd::sqrt(x); }));
   return detail::record("sqrt", out, {a}, [out](const Tensor& g) {
     return std::vector<Tensor>{div(g, mul(out, Tensor(real(2))))};
@@ -180,24 +190,28 @@ Tensor sqrt(const Tensor& a) {
 }
 
 Tensor exp(const Tensor& a) {
+  const detail::ProfileScope profile_scope("exp");
   Tensor out(unary(a, [](auto x) { return xsimd::exp(x); }));
   return detail::record("exp", out, {a},
                         [out](const Tensor& g) { return std::vector<Tensor>{mul(g, out)}; });
 }
 
 Tensor log(const Tensor& a) {
+  const detail::ProfileScope profile_scope("log");
   Tensor out(unary(a, [](auto x) { return xsimd::log(x); }));
   return detail::record("log", out, {a},
                         [a](const Tensor& g) { return std::vector<Tensor>{div(g, a)}; });
 }
 
 Tensor abs(const Tensor& a) {
+  const detail::ProfileScope profile_scope("abs");
   Tensor out(unary(a, [](auto x) { return xsimd::abs(x); }));
   return detail::record("abs", out, {a},
                         [a](const Tensor& g) { return std::vector<Tensor>{mul(g, sign(a))}; });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("maximum");
   Tensor out(binary("maximum", a, b,
                     [](auto x, auto y) { return vmax(x, y); }));
   return detail::record("maximum", out, {a, b}, [a, b](const Tensor& g) {
@@ -208,6 +222,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("minimum");
   Tensor out(binary("minimum", a, b,
                     [](auto x, auto y) { return vmin(x, y); }));
   return detail::record("minimum", out, {a, b}, [a, b](const Tensor& g) {
@@ -218,6 +233,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor clip(const Tensor& a, real lo, real hi) {
+  const detail::ProfileScope profile_scope("clip");
   check_arg(lo <= hi, "clip",
             "lo must be <= hi; got lo=" + std::to_string(lo) + ", hi=" + std::to_string(hi) +
                 " for a.shape=" + shape_to_string(a.shape()));
@@ -231,17 +247,36 @@ Tensor clip(const Tensor& a, real lo, real hi) {
   });
 }
 
+// relu's backward in one pass: g where y > 0, else 0 (y = relu(a): y > 0 iff a > 0).
+// Linear in g, so its gradient w.r.t. g is itself; w.r.t. y it is zero almost everywhere.
+Tensor relu_grad(const Tensor& g, const Tensor& y) {
+  const detail::ProfileScope profile_scope("relu_grad");
+  check_arg(g.shape() == y.shape(), "relu_grad",
+            "grad and output must have equal shapes; got grad.shape=" + shape_to_string(g.shape()) +
+                ", output.shape=" + shape_to_string(y.shape()));
+  Array out = empty_array(g.shape());
+  detail::simd_map2(g.data(), y.data(), out.data(), g.size(), [](auto gv, auto yv) {
+    using T = decltype(gv);
+    return vselect(yv > T(0), gv, T(0));
+  });
+  return detail::record("relu_grad", Tensor(std::move(out)), {g, y},
+                        detail::BackwardFn([y](const Tensor& gg, const detail::NeededInputs& needed) {
+                          return std::vector<Tensor>{needed[0] ? relu_grad(gg, y) : Tensor(), Tensor()};
+                        }));
+}
+
 Tensor relu(const Tensor& a) {
+  const detail::ProfileScope profile_scope("relu");
   Tensor out(unary(a, [](auto x) { return vmax(x, decltype(x)(0)); }));
-  return detail::record("relu", out, {a}, [a](const Tensor& g) {
-    return std::vector<Tensor>{mul(g, Tensor(unary(a, [](auto x) {
-      using T = decltype(x);
-      return vselect(x > T(0), T(1), T(0));
-    })))};
+  // The backward keeps the output, not the input, alive: a layer's pre-activation (often the
+  // largest tensor of the step) can then be freed as soon as the forward is done.
+  return detail::record("relu", out, {a}, [y = out](const Tensor& g) {
+    return std::vector<Tensor>{relu_grad(g, y)};
   });
 }
 
 Tensor sigmoid(const Tensor& a) {
+  const detail::ProfileScope profile_scope("sigmoid");
   // 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: neither form overflows.
   Tensor out(unary(a, [](auto x) {
     using T = decltype(x);
@@ -255,6 +290,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
+  const detail::ProfileScope profile_scope("tanh");
   Tensor out(unary(a, [](auto x) { return xsimd::tanh(x); }));
   return detail::record("tanh", out, {a}, [out](const Tensor& g) {
     return std::vector<Tensor>{mul(g, sub(Tensor(real(1)), square(out)))};
@@ -262,6 +298,7 @@ Tensor tanh(const Tensor& a) {
 }
 
 Tensor softplus(const Tensor& a) {
+  const detail::ProfileScope profile_scope("softplus");
   // log(1+e^x) = max(x, 0) + log1p(e^-|x|).
   Tensor out(unary(a, [](auto x) {
     using T = decltype(x);
@@ -272,6 +309,7 @@ Tensor softplus(const Tensor& a) {
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  const detail::ProfileScope profile_scope("where");
   check_broadcastable("where", "condition", condition.shape(), "a", a.shape());
   check_broadcastable("where", "condition", condition.shape(), "b", b.shape());
   check_broadcastable("where", "a", a.shape(), "b", b.shape());
@@ -299,6 +337,7 @@ XGRAD_COMPARISON(equal, x == y)
 #undef XGRAD_COMPARISON
 
 Tensor sign(const Tensor& a) {
+  const detail::ProfileScope profile_scope("sign");
   return constant(unary(a, [](auto x) {
     using T = decltype(x);
     return vselect(x > T(0), T(1), T(0)) - vselect(x < T(0), T(1), T(0));

@@ -41,6 +41,10 @@ Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor clip(const Tensor& a, real lo, real hi);
 /// max(a, 0).  d/da = 1 where a > 0, else 0.
 Tensor relu(const Tensor& a);
+/// relu's backward from its output, in one pass: `grad` where `output` > 0, else 0
+/// (output = relu(a), and output > 0 exactly where a > 0). Shapes must be equal.
+/// d/dgrad = relu_grad(·, output); d/doutput = 0 (almost everywhere).
+Tensor relu_grad(const Tensor& grad, const Tensor& output);
 /// 1/(1+e⁻ᵃ), computed without overflow.  d/da = σ(a)(1-σ(a)).
 Tensor sigmoid(const Tensor& a);
 /// tanh a.  d/da = 1 - tanh²a.

@@ -6,6 +6,7 @@
 #include "autograd/check.h"
 #include "autograd/detail/blas.h"
 #include "autograd/detail/record.h"
+#include "autograd/profile.h"
 #include "autograd/ops/reduce.h"
 
 namespace xgrad {
@@ -20,6 +21,7 @@ std::string both(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  const detail::ProfileScope profile_scope("matmul");
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   check_arg(sa.size() >= 2 && sb.size() >= 2, "matmul",

@@ -33,6 +33,8 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/memory.h"
+#include "autograd/profile.h"
 #include "autograd/threads.h"
 
 namespace xgrad {
@@ -40,7 +42,23 @@ namespace xgrad {
 namespace {
 
 using Index = std::ptrdiff_t;
-using Indices = std::shared_ptr<const std::vector<std::int64_t>>;
+/// The flat input index of each window's maximum, kept for the backward. Its memory comes
+/// from the tensor cache, uninitialised (the forward writes every element): a fresh
+/// allocation each step would page-fault its way through megabytes.
+class ArgMax {
+ public:
+  explicit ArgMax(std::size_t n)
+      : n_(n), data_(static_cast<std::int64_t*>(detail::allocate_bytes(n * sizeof(std::int64_t)))) {}
+  ~ArgMax() { detail::deallocate_bytes(data_, n_ * sizeof(std::int64_t)); }
+  ArgMax(const ArgMax&) = delete;
+  ArgMax& operator=(const ArgMax&) = delete;
+  std::int64_t* data() const { return data_; }
+
+ private:
+  std::size_t n_;
+  std::int64_t* data_;
+};
+using Indices = std::shared_ptr<const ArgMax>;
 
 /// Loops touching fewer elements than this run on one thread (a parallel region costs µs).
 constexpr Index kParallelMinWork = Index{1} << 15;
@@ -150,6 +168,33 @@ void max_pool_scatter(const PoolGeometry& g, const std::int64_t* arg, const real
                       real* grad_in) {
   const Index rows = g.n * g.h, row_len = g.w * g.c, out_row_len = g.ow * g.c;
   const int threads = num_threads();
+  if (g.sh >= g.kh && g.sw >= g.kw) {
+    // Windows do not overlap (the usual 2×2 stride 2): each input element lies in at most one
+    // window, so it is written once, with its window's gradient if it is the argmax, else 0 —
+    // one sequential pass instead of zero-fill plus scatter.
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallel(rows * row_len))
+    for (Index r = 0; r < rows; ++r) {
+      const Index n = r / g.h, y = r % g.h;
+      real* dst = grad_in + r * row_len;
+      const Index oy = (y + g.pad_top) / g.sh;
+      if (oy >= g.oh || y + g.pad_top - oy * g.sh >= g.kh) {
+        std::fill_n(dst, row_len, real(0));  // between windows
+        continue;
+      }
+      for (Index x = 0; x < g.w; ++x) {
+        real* d = dst + x * g.c;
+        const Index ox = (x + g.pad_left) / g.sw;
+        if (ox >= g.ow || x + g.pad_left - ox * g.sw >= g.kw) {
+          std::fill_n(d, g.c, real(0));
+          continue;
+        }
+        const Index o = ((n * g.oh + oy) * g.ow + ox) * g.c;
+        const Index p = (r * g.w + x) * g.c;
+        for (Index k = 0; k < g.c; ++k) d[k] = arg[o + k] == p + k ? grad_out[o + k] : real(0);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallel(rows * row_len))
   for (Index r = 0; r < rows; ++r) {
     const Index n = r / g.h, y = r % g.h;
@@ -229,6 +274,7 @@ Tensor max_pool2d_grad(const Tensor& grad_output, const Indices& arg, const Pool
 
 /// h [N, H, W, C] → h at the argmax of each window, [N, OH, OW, C].
 Tensor max_pool2d_gather(const Tensor& h, const Indices& arg, const PoolGeometry& g) {
+  const detail::ProfileScope profile_scope("max_pool2d_gather");
   check_same_shape("max_pool2d_gather", "h", h.shape(), "input", g.input_shape());
   Array out = empty_array(g.output_shape());
   max_pool_gather(arg->data(), h.data(), out.data(), static_cast<Index>(out.size()));
@@ -241,6 +287,7 @@ Tensor max_pool2d_gather(const Tensor& h, const Indices& arg, const PoolGeometry
 /// grad_output [N, OH, OW, C] → zeros [N, H, W, C] with each element added at its window's
 /// argmax. Linear; its adjoint is max_pool2d_gather.
 Tensor max_pool2d_grad(const Tensor& grad_output, const Indices& arg, const PoolGeometry& g) {
+  const detail::ProfileScope profile_scope("max_pool2d_grad");
   check_same_shape("max_pool2d_grad", "grad_output", grad_output.shape(), "output",
                    g.output_shape());
   Array out = empty_array(g.input_shape());
@@ -255,6 +302,7 @@ Tensor avg_pool2d_grad(const Tensor& grad_output, const PoolGeometry& g);
 
 /// avg_pool2d after validation.
 Tensor avg_pool2d_op(const Tensor& input, const PoolGeometry& g) {
+  const detail::ProfileScope profile_scope("avg_pool2d_op");
   Array out = empty_array(g.output_shape());
   avg_pool_forward(g, input.data(), out.data());
   return detail::record("avg_pool2d", Tensor(std::move(out)), {input},
@@ -266,6 +314,7 @@ Tensor avg_pool2d_op(const Tensor& input, const PoolGeometry& g) {
 /// grad_output [N, OH, OW, C] → [N, H, W, C], each element spread evenly over the real
 /// elements of its window. Linear: <h, avg_pool2d_grad(g)> = <avg_pool2d(h), g>.
 Tensor avg_pool2d_grad(const Tensor& grad_output, const PoolGeometry& g) {
+  const detail::ProfileScope profile_scope("avg_pool2d_grad");
   check_same_shape("avg_pool2d_grad", "grad_output", grad_output.shape(), "output",
                    g.output_shape());
   Array out = empty_array(g.input_shape());
@@ -279,6 +328,7 @@ Tensor avg_pool2d_grad(const Tensor& grad_output, const PoolGeometry& g) {
 }  // namespace
 
 Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options) {
+  const detail::ProfileScope profile_scope("max_pool2d");
   const PoolGeometry g = make_geometry("max_pool2d", input.shape(), options);
   Array out = empty_array(g.output_shape());
   if (!detail::any_tape_recording()) {
@@ -286,7 +336,7 @@ Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options) {
     max_pool_forward<false>(g, input.data(), out.data(), nullptr);
     return Tensor(std::move(out));
   }
-  auto arg = std::make_shared<std::vector<std::int64_t>>(out.size());
+  auto arg = std::make_shared<ArgMax>(out.size());
   max_pool_forward<true>(g, input.data(), out.data(), arg->data());
   // The backward needs only the indices, not the input's values.
   return detail::record(
@@ -297,6 +347,7 @@ Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options) {
 }
 
 Tensor avg_pool2d(const Tensor& input, const Pool2DOptions& options) {
+  const detail::ProfileScope profile_scope("avg_pool2d");
   const PoolGeometry g = make_geometry("avg_pool2d", input.shape(), options);
   return avg_pool2d_op(input, g);
 }

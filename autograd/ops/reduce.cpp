@@ -13,6 +13,8 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/profile.h"
+#include "autograd/threads.h"
 #include "autograd/detail/simd.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/shape.h"
@@ -77,9 +79,44 @@ void reduce_rec(const std::vector<Dim>& dims, std::size_t level, const real* in,
   }
 }
 
+// out[c] (initialised) combined with in[r, c] over all rows r of a [rows, cols] block, in
+// parallel: fixed blocks of rows each make a partial row, and the partials are combined in
+// block order — the result is the same for every thread count. (A bias gradient is such a
+// column sum over every pixel of a batch: 115 M elements for the seed model's conv.)
+template <Combine C>
+void column_reduce(const real* in, std::size_t rows, std::size_t cols, real* out) {
+  constexpr std::size_t kBlockElements = std::size_t{1} << 16;
+  const std::size_t block_rows = std::max<std::size_t>(1, kBlockElements / cols);
+  const std::size_t blocks = (rows + block_rows - 1) / block_rows;
+  Array partial = empty_array({blocks, cols});
+  real* p = partial.data();
+  const real init = C == Combine::Sum ? real(0) : -std::numeric_limits<real>::infinity();
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(blocks); ++b) {
+    real* acc = p + static_cast<std::size_t>(b) * cols;
+    std::fill_n(acc, cols, init);
+    const std::size_t r0 = static_cast<std::size_t>(b) * block_rows;
+    const std::size_t r1 = std::min(rows, r0 + block_rows);
+    for (std::size_t r = r0; r < r1; ++r) {
+      const real* __restrict row = in + r * cols;
+      for (std::size_t c = 0; c < cols; ++c) {
+        if constexpr (C == Combine::Sum) acc[c] += row[c];
+        else acc[c] = std::max(acc[c], row[c]);
+      }
+    }
+  }
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const real* acc = p + b * cols;
+    for (std::size_t c = 0; c < cols; ++c) {
+      if constexpr (C == Combine::Sum) out[c] += acc[c];
+      else out[c] = std::max(out[c], acc[c]);
+    }
+  }
+}
+
 // Reduces `a` over the flagged axes; the result has the keepdims shape.
 template <Combine C>
-Array reduce_kernel(const Array& a, const Shape& shape, const std::vector<bool>& flags) {
+Array reduce_kernel(const Tensor& a, const Shape& shape, const std::vector<bool>& flags) {
   const Shape out_shape = keepdims_shape(shape, flags);
   Array out = empty_array(out_shape);
   const real init = C == Combine::Sum ? real(0) : -std::numeric_limits<real>::infinity();
@@ -107,6 +144,22 @@ Array reduce_kernel(const Array& a, const Shape& shape, const std::vector<bool>&
     in_stride *= dims[i].extent;
     if (!dims[i].reduced) out_stride *= dims[i].extent;
   }
+  // Large two-run reductions go parallel; the blocked order does not depend on the thread count.
+  if (a.size() >= detail::kParallelGrain && dims.size() == 2) {
+    if (dims[0].reduced) {
+      column_reduce<C>(a.data(), dims[0].extent, dims[1].extent, out.data());
+      return out;
+    }
+    // Rows reduced one by one: each output element has one owner whatever the thread count.
+    const auto rows = static_cast<std::ptrdiff_t>(dims[0].extent);
+    const std::size_t len = dims[1].extent;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+      reduce_rec<C>({dims[1]}, 0, a.data() + static_cast<std::size_t>(r) * len,
+                    out.data() + r);
+    }
+    return out;
+  }
   reduce_rec<C>(dims, 0, a.data(), out.data());
   return out;
 }
@@ -116,8 +169,9 @@ std::vector<std::int64_t> to_i64(const Shape& s) { return {s.begin(), s.end()}; 
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
+  const detail::ProfileScope profile_scope("sum");
   const std::vector<bool> flags = reduced_axes("sum", a.shape(), axes);
-  Array r = reduce_kernel<Combine::Sum>(a.array(), a.shape(), flags);
+  Array r = reduce_kernel<Combine::Sum>(a, a.shape(), flags);
   if (!keepdims) r.reshape(squeezed_shape(a.shape(), flags));
   Tensor out(std::move(r));
   return detail::record("sum", out, {a}, [shape = a.shape(), flags](const Tensor& g) {
@@ -126,6 +180,7 @@ Tensor sum(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
 }
 
 Tensor mean(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
+  const detail::ProfileScope profile_scope("mean");
   const std::vector<bool> flags = reduced_axes("mean", a.shape(), axes);
   std::size_t count = 1;
   for (std::size_t i = 0; i < flags.size(); ++i) {
@@ -136,9 +191,10 @@ Tensor mean(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
 }
 
 Tensor max(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
+  const detail::ProfileScope profile_scope("max");
   const std::vector<bool> flags = reduced_axes("max", a.shape(), axes);
   check_arg(a.size() > 0, "max", "cannot reduce an empty tensor; got a.shape=" + shape_to_string(a.shape()));
-  Tensor kept(reduce_kernel<Combine::Max>(a.array(), a.shape(), flags));
+  Tensor kept(reduce_kernel<Combine::Max>(a, a.shape(), flags));
   Tensor out = kept;
   if (!keepdims) {
     Array r = kept.array();
@@ -149,13 +205,14 @@ Tensor max(const Tensor& a, const std::vector<int>& axes, bool keepdims) {
     // Ties share the gradient evenly: mask / (number of maxima in the window).
     const Shape keep_shape = keepdims_shape(a.shape(), flags);
     Tensor mask = equal(a, kept);
-    Tensor count(reduce_kernel<Combine::Sum>(mask.array(), a.shape(), flags));
+    Tensor count(reduce_kernel<Combine::Sum>(mask, a.shape(), flags));
     Tensor spread = broadcast_to(div(reshape(g, to_i64(keep_shape)), count), a.shape());
     return std::vector<Tensor>{mul(spread, mask)};
   });
 }
 
 Tensor broadcast_to(const Tensor& a, const Shape& shape) {
+  const detail::ProfileScope profile_scope("broadcast_to");
   const Shape b = broadcast_shapes("broadcast_to", a.shape(), shape);
   check_arg(b == shape, "broadcast_to",
             "cannot broadcast a.shape=" + shape_to_string(a.shape()) + " to shape " +
@@ -168,6 +225,7 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
 }
 
 Tensor reduce_to_shape(const Tensor& a, const Shape& shape) {
+  const detail::ProfileScope profile_scope("reduce_to_shape");
   if (a.shape() == shape) return a;
   const Shape& sa = a.shape();
   const Shape b = broadcast_shapes("reduce_to_shape", shape, sa);
@@ -179,7 +237,7 @@ Tensor reduce_to_shape(const Tensor& a, const Shape& shape) {
   for (std::size_t i = 0; i < sa.size(); ++i) {
     flags[i] = i < lead || (shape[i - lead] == 1 && sa[i] != 1);
   }
-  Array r = reduce_kernel<Combine::Sum>(a.array(), sa, flags);
+  Array r = reduce_kernel<Combine::Sum>(a, sa, flags);
   r.reshape(shape);
   Tensor out(std::move(r));
   return detail::record("reduce_to_shape", out, {a}, [sa](const Tensor& g) {

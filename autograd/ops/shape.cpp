@@ -8,6 +8,8 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/profile.h"
+#include "autograd/detail/tensor_node.h"
 
 namespace xgrad {
 
@@ -33,6 +35,7 @@ void copy_rows(const real* src, std::size_t src_stride, real* dst, std::size_t d
 }  // namespace
 
 Tensor reshape(const Tensor& a, const std::vector<std::int64_t>& shape) {
+  const detail::ProfileScope profile_scope("reshape");
   Shape out_shape(shape.size());
   int infer = -1;
   std::size_t known = 1;
@@ -60,21 +63,23 @@ Tensor reshape(const Tensor& a, const std::vector<std::int64_t>& shape) {
             "cannot reshape a.shape=" + shape_to_string(a.shape()) + " (" +
                 std::to_string(a.size()) + " elements) to " + ints_to_string(shape));
   if (out_shape == a.shape()) return a;
-  Array r = a.array();  // one copy: Tensor storage is immutable and shared
-  r.reshape(out_shape);
-  Tensor out(std::move(r));
+  // A view: the same elements under the new shape, no copy (Tensor storage is immutable).
+  Tensor out = detail::TensorAccess::from_node(
+      detail::make_view(detail::TensorAccess::node(a), out_shape));
   return detail::record("reshape", out, {a}, [sa = a.shape()](const Tensor& g) {
     return std::vector<Tensor>{reshape(g, to_i64(sa))};
   });
 }
 
 Tensor flatten(const Tensor& a) {
+  const detail::ProfileScope profile_scope("flatten");
   check_min_rank("flatten", "a", a.shape(), 1);
   const std::int64_t n = static_cast<std::int64_t>(a.shape()[0]);
   return reshape(a, {n, static_cast<std::int64_t>(n == 0 ? 0 : a.size() / n)});
 }
 
 Tensor transpose(const Tensor& a, const std::vector<int>& perm_in) {
+  const detail::ProfileScope profile_scope("transpose");
   const Shape& sa = a.shape();
   const std::size_t rank = sa.size();
   std::vector<int> perm = perm_in;
@@ -135,6 +140,7 @@ Tensor transpose(const Tensor& a, const std::vector<int>& perm_in) {
 }
 
 Tensor concat(const std::vector<Tensor>& tensors, int axis) {
+  const detail::ProfileScope profile_scope("concat");
   check_arg(!tensors.empty(), "concat", "needs at least one tensor");
   const Shape& s0 = tensors[0].shape();
   check_min_rank("concat", "tensors[0]", s0, 1);
@@ -178,6 +184,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int axis) {
+  const detail::ProfileScope profile_scope("stack");
   check_arg(!tensors.empty(), "stack", "needs at least one tensor");
   const Shape& s0 = tensors[0].shape();
   for (std::size_t t = 1; t < tensors.size(); ++t) {
@@ -198,6 +205,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int axis) {
 
 Tensor slice(const Tensor& a, const std::vector<std::int64_t>& begin,
              const std::vector<std::int64_t>& size_in) {
+  const detail::ProfileScope profile_scope("slice");
   const Shape& sa = a.shape();
   const std::string args = "begin=" + ints_to_string(begin) + ", size=" + ints_to_string(size_in) +
                            " for a.shape=" + shape_to_string(sa);
@@ -266,6 +274,7 @@ Tensor slice(const Tensor& a, const std::vector<std::int64_t>& begin,
 }
 
 Tensor gather(const Tensor& a, const std::vector<std::int64_t>& indices) {
+  const detail::ProfileScope profile_scope("gather");
   check_min_rank("gather", "a", a.shape(), 1);
   const Shape& sa = a.shape();
   for (std::int64_t i : indices) {
@@ -289,6 +298,7 @@ Tensor gather(const Tensor& a, const std::vector<std::int64_t>& indices) {
 
 Tensor scatter_add(const Tensor& updates, const std::vector<std::int64_t>& indices,
                    const Shape& shape) {
+  const detail::ProfileScope profile_scope("scatter_add");
   check_min_rank("scatter_add", "updates", updates.shape(), 1);
   check_arg(!shape.empty(), "scatter_add", "shape must have rank >= 1; got " + shape_to_string(shape));
   Shape expect = shape;

@@ -9,6 +9,7 @@
 
 #include "autograd/check.h"
 #include "autograd/detail/record.h"
+#include "autograd/profile.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduce.h"
 
@@ -57,6 +58,7 @@ std::size_t softmax_axis(const char* op, const Tensor& x, int axis) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int axis) {
+  const detail::ProfileScope profile_scope("softmax");
   const std::size_t ax = softmax_axis("softmax", x, axis);
   Tensor out(softmax_kernel(x, ax, false));
   return detail::record("softmax", out, {x}, [out, axis](const Tensor& g) {
@@ -65,6 +67,7 @@ Tensor softmax(const Tensor& x, int axis) {
 }
 
 Tensor log_softmax(const Tensor& x, int axis) {
+  const detail::ProfileScope profile_scope("log_softmax");
   const std::size_t ax = softmax_axis("log_softmax", x, axis);
   Tensor out(softmax_kernel(x, ax, true));
   return detail::record("log_softmax", out, {x}, [out, axis](const Tensor& g) {
@@ -73,11 +76,13 @@ Tensor log_softmax(const Tensor& x, int axis) {
 }
 
 Tensor softmax_cross_entropy(const Tensor& labels, const Tensor& logits, int axis) {
+  const detail::ProfileScope profile_scope("softmax_cross_entropy");
   check_same_shape("softmax_cross_entropy", "labels", labels.shape(), "logits", logits.shape());
   return neg(sum(mul(labels, log_softmax(logits, axis)), {axis}));
 }
 
 Tensor sparse_softmax_cross_entropy(const std::vector<std::int64_t>& labels, const Tensor& logits) {
+  const detail::ProfileScope profile_scope("sparse_softmax_cross_entropy");
   check_rank("sparse_softmax_cross_entropy", "logits", logits.shape(), 2, "[N, classes]");
   const std::size_t n = logits.shape()[0], c = logits.shape()[1];
   check_arg(labels.size() == n, "sparse_softmax_cross_entropy",

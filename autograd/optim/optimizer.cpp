@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "autograd/detail/simd.h"
+#include "autograd/profile.h"
 
 namespace xgrad::optim {
 
@@ -194,6 +195,7 @@ Optimizer::SlotSet& Optimizer::slots_for(const Variable& variable) {
 void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
                                 const std::vector<Variable>& variables) {
   const std::string op = name_ + ".apply_gradients";
+  const detail::ProfileScope profile_scope(name_.c_str(), detail::ProfilePhase::Update);
   if (grads.size() != variables.size()) {
     throw std::invalid_argument(op + ": got " + std::to_string(grads.size()) + " gradients for " +
                                 std::to_string(variables.size()) +

@@ -86,6 +86,27 @@ TEST(Variable, InPlaceUpdateWhenNobodyElseHoldsTheValue) {
   EXPECT_THAT(v.peek().to_vector(), ElementsAre(0, 1));
 }
 
+TEST(Variable, UpdatesNeverWriteThroughAReshapeView) {
+  // A variable whose value is a view copies before writing (the base is somebody else's).
+  const Tensor base = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
+  Variable v(reshape(base, {4}), "v");
+  v.assign_add(Tensor{1, 1, 1, 1});
+  EXPECT_THAT(v.value().to_vector(), ElementsAre(2, 3, 4, 5));
+  EXPECT_THAT(base.to_vector(), ElementsAre(1, 2, 3, 4));
+  Variable w(reshape(base, {4}), "w");
+  w.update_in_place([](real* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) p[i] *= 10;
+  });
+  EXPECT_THAT(w.value().to_vector(), ElementsAre(10, 20, 30, 40));
+  EXPECT_THAT(base.to_vector(), ElementsAre(1, 2, 3, 4));
+  // A live view of a variable's value forces the copy too.
+  Variable u(Tensor{1, 2, 3, 4}, "u");
+  const Tensor view = reshape(u.value(), {2, 2});
+  u.assign_add(Tensor{1, 1, 1, 1});
+  EXPECT_THAT(view.to_vector(), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(u.value().to_vector(), ElementsAre(2, 3, 4, 5));
+}
+
 TEST(Variable, AssignWrongShapeNamesVariableAndShapes) {
   Variable v(Tensor{1, 2}, "dense/kernel");
   try {

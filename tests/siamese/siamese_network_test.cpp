@@ -114,6 +114,22 @@ TEST(SiameseNetworkDistance, CosineByHand) {
   EXPECT_NEAR(d.flat(2), 2, 4 * kTol);
 }
 
+// 1 - cos rounds a hair below 0 for many identical pairs (and above 2 for opposite ones) in
+// float: the distance is clamped to [0, 2], so it is never negative.
+TEST(SiameseNetworkDistance, CosineStaysInsideZeroToTwo) {
+  std::vector<real> v(64 * 32);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = real(std::sin(0.37 * double(i)) * 3.1 + 0.01 * double(i % 7));
+  const Tensor a = Tensor::from_vector({64, 32}, v);
+  const Tensor same = embedding_distance(a, a, Distance::Cosine);
+  const Tensor opposite = embedding_distance(a, neg(a), Distance::Cosine);
+  for (std::size_t i = 0; i < 64; ++i) {
+    EXPECT_GE(same.flat(i), real(0)) << "row " << i;
+    EXPECT_LE(same.flat(i), real(1e-6)) << "row " << i;
+    EXPECT_LE(opposite.flat(i), real(2)) << "row " << i;
+    EXPECT_GE(opposite.flat(i), real(2 - 1e-6)) << "row " << i;
+  }
+}
+
 // Identical embeddings (Euclidean) and a zero embedding (Cosine) are where √ has an infinite
 // derivative: the floor makes the gradient finite — zero through the floored norm.
 TEST(SiameseNetworkDistance, GradientIsFiniteAtZeroDistanceAndZeroNorm) {

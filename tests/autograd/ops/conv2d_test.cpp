@@ -282,6 +282,64 @@ TEST(Conv2DOp, MatchesDirectLoopReference) {
   }
 }
 
+TEST(FusedConv2D, EqualsConv2DPlusBiasThenRelu) {
+  unsigned seed = 100;
+  for (const ConvCase& c : reference_cases()) {
+    SCOPED_TRACE(c.name);
+    const Tensor x = random_tensor(c.x, seed++);
+    const Tensor k = random_tensor(c.k, seed++);
+    const Tensor b = random_tensor({c.k[3]}, seed++);
+    const Tensor z = add(conv2d(x, k, c.options), b);
+    const Tensor relu_fused = fused_conv2d(x, k, b, c.options, FusedActivation::Relu);
+    const Tensor linear_fused = fused_conv2d(x, k, b, c.options, FusedActivation::Linear);
+    const Tensor no_bias = fused_conv2d(x, k, Tensor(), c.options, FusedActivation::Relu);
+    const std::vector<real> zr = relu(z).to_vector(), zl = z.to_vector(),
+                            nb = relu(conv2d(x, k, c.options)).to_vector();
+    ASSERT_EQ(relu_fused.shape(), z.shape());
+    for (std::size_t i = 0; i < zl.size(); ++i) {
+      EXPECT_NEAR(relu_fused.data()[i], zr[i], kTol * std::max<double>(1, std::abs(zr[i])));
+      EXPECT_NEAR(linear_fused.data()[i], zl[i], kTol * std::max<double>(1, std::abs(zl[i])));
+      EXPECT_NEAR(no_bias.data()[i], nb[i], kTol * std::max<double>(1, std::abs(nb[i])));
+    }
+  }
+}
+
+TEST(FusedConv2D, GradientsEqualTheComposedOps) {
+  const Tensor x = random_tensor({2, 7, 6, 3}, 1), k = random_tensor({3, 3, 3, 4}, 2),
+               b = random_tensor({4}, 3), w = random_tensor({2, 5, 4, 4}, 4);
+  std::vector<Tensor> fused, composed;
+  {
+    GradientTape tape;
+    for (const Tensor& t : {x, k, b}) tape.watch(t);
+    fused = tape.gradient(sum(mul(fused_conv2d(x, k, b, {}, FusedActivation::Relu), w)), {x, k, b});
+  }
+  {
+    GradientTape tape;
+    for (const Tensor& t : {x, k, b}) tape.watch(t);
+    composed = tape.gradient(sum(mul(relu(add(conv2d(x, k), b)), w)), {x, k, b});
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(fused[i].shape(), composed[i].shape());
+    for (std::size_t e = 0; e < fused[i].size(); ++e) {
+      EXPECT_NEAR(fused[i].data()[e], composed[i].data()[e],
+                  kTol * std::max<double>(1, std::abs(composed[i].data()[e])));
+    }
+  }
+}
+
+TEST(FusedConv2D, BiasOfTheWrongShapeNamesBothShapes) {
+  const Tensor x = Tensor::zeros({1, 4, 4, 2}), k = Tensor::zeros({3, 3, 2, 5});
+  try {
+    fused_conv2d(x, k, Tensor::zeros({4}));
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("fused_conv2d"));
+    EXPECT_THAT(e.what(), HasSubstr("bias.shape=[4]"));
+    EXPECT_THAT(e.what(), HasSubstr("kernel.shape=[3, 3, 2, 5]"));
+  }
+}
+
 // ---- The backprop ops ------------------------------------------------------------------
 
 TEST(Conv2DBackpropOps, HandComputed) {

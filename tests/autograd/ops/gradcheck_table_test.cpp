@@ -87,6 +87,7 @@ std::vector<OpCase> first_order_cases() {
   c.push_back({"clip", [](const std::vector<Tensor>& in) { return clip(in[0], real(-0.3), real(0.3)); },
                {off_grid({4, 5}, 3)}});
   unary("relu", relu, away_from_zero(s23));
+  binary("relu_grad", relu_grad, uniform(s23, -1, 1, 1), away_from_zero(s23, 0.2, 1.2, 2));
   unary("sigmoid", sigmoid, uniform(s23, -3, 3));
   unary("tanh", tanh, uniform(s23, -2, 2));
   unary("softplus", softplus, uniform(s23, -3, 3));
@@ -156,6 +157,18 @@ std::vector<OpCase> first_order_cases() {
   cv("conv2d_dilation2", conv(1, 1, Padding::Valid, 2, 2), {1, 6, 6, 1}, {2, 3, 1, 2});
   cv("conv2d_nonsquare_strides", conv(2, 1, Padding::Same, 1, 2), {2, 6, 5, 3}, {3, 2, 3, 2});
   cv("conv2d_1x1", conv(1, 1, Padding::Valid), {2, 3, 3, 4}, {1, 1, 4, 3});
+  // The fused layer op: bias and relu (pre-activations here are at least 0.02 away from the
+  // kink, far beyond the checker's step), and bias alone with strides and same padding.
+  c.push_back({"fused_conv2d_bias_relu",
+               [](const std::vector<Tensor>& in) {
+                 return fused_conv2d(in[0], in[1], in[2], conv(1, 1, Padding::Valid), FusedActivation::Relu);
+               },
+               {uniform({2, 4, 4, 2}, -1, 1, 1), uniform({3, 3, 2, 3}, -1, 1, 2), uniform({3}, -0.5, 0.5, 3)}});
+  c.push_back({"fused_conv2d_bias_linear",
+               [](const std::vector<Tensor>& in) {
+                 return fused_conv2d(in[0], in[1], in[2], conv(2, 2, Padding::Same), FusedActivation::Linear);
+               },
+               {uniform({1, 5, 6, 2}, -1, 1, 1), uniform({3, 3, 2, 3}, -1, 1, 2), uniform({3}, -1, 1, 3)}});
   {
     const Conv2DOptions o = conv(2, 2, Padding::Same);
     const Shape xs{1, 5, 6, 2}, ks{3, 3, 2, 3};
@@ -252,11 +265,11 @@ std::vector<OpCase> second_order_cases() {
   for (const OpCase& base : first_order_cases()) {
     static const char* kNames[] = {
         "add_broadcast_both", "sub_broadcast", "mul_broadcast", "div", "pow", "pow_scalar_exponent",
-        "square", "sqrt", "exp", "log", "abs", "maximum", "relu", "sigmoid", "tanh", "softplus",
+        "square", "sqrt", "exp", "log", "abs", "maximum", "relu", "relu_grad", "sigmoid", "tanh", "softplus",
         "where", "operators", "matmul", "matmul_transpose_both", "matmul_broadcast_batches",
         "sum_axis1_keepdims", "mean_all", "max_axis1", "reduce_to_shape", "broadcast_to",
         "conv2d_valid", "conv2d_same_stride2_odd", "conv2d_dilation2", "conv2d_backprop_input",
-        "conv2d_backprop_filter", "max_pool2d_same_stride2_odd", "avg_pool2d_same_stride2_odd",
+        "conv2d_backprop_filter", "fused_conv2d_bias_relu", "max_pool2d_same_stride2_odd", "avg_pool2d_same_stride2_odd",
         "softmax_last", "log_softmax", "softmax_cross_entropy", "slice", "gather_repeats",
         "transpose", "concat_axis1"};
     for (const char* n : kNames) {
@@ -277,7 +290,7 @@ TEST_P(SecondDerivative, NestedTapesMatchNumeric) {
 INSTANTIATE_TEST_SUITE_P(Ops, SecondDerivative, ::testing::ValuesIn(second_order_cases()),
                          case_name);
 
-TEST(SecondDerivative, TableCoversTheListedOps) { EXPECT_EQ(second_order_cases().size(), 40u); }
+TEST(SecondDerivative, TableCoversTheListedOps) { EXPECT_EQ(second_order_cases().size(), 42u); }
 
 }  // namespace
 }  // namespace xgrad

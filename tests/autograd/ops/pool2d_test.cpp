@@ -139,6 +139,8 @@ std::vector<PoolCase> reference_cases() {
       {"same_3x3_stride_2_overlapping", {2, 33, 31, 16}, pool({3, 3}, {2, 2}, Padding::Same)},
       {"same_nonsquare_2x3_stride_1x2", {3, 17, 20, 8}, pool({2, 3}, {1, 2}, Padding::Same)},
       {"valid_stride_larger_than_window", {2, 20, 20, 5}, pool({2, 3}, {3, 4}, Padding::Valid)},
+      {"same_2x2_stride_2_odd_sizes", {3, 27, 25, 7}, pool({2, 2}, {2, 2}, Padding::Same)},
+      {"same_stride_larger_than_window", {2, 19, 22, 6}, pool({2, 2}, {3, 3}, Padding::Same)},
       {"same_window_larger_than_input", {2, 3, 2, 3}, pool({5, 4}, {1, 1}, Padding::Same)},
   };
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -99,6 +100,30 @@ TEST(ShapeOp, ReshapeGradientRestoresTheInputShape) {
   Tensor y = reshape(x, {3, -1});
   EXPECT_TRUE(tensor_near(tape.gradient(y, {x}, Tensor{{1, 2}, {3, 4}, {5, 6}})[0], {2, 3},
                           {1, 2, 3, 4, 5, 6}));
+}
+
+TEST(ShapeOp, ReshapeIsAViewOfTheSameElements) {
+  const Tensor x = Tensor::from_vector({2, 3, 2}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  const Tensor y = reshape(x, {3, -1});
+  const Tensor z = flatten(reshape(y, {2, 6, 1}));
+  EXPECT_EQ(y.data(), x.data());  // no copy
+  EXPECT_EQ(z.data(), x.data());  // a view of a view reads the same storage
+  EXPECT_NE(y.id(), x.id());      // but is another node of the graph
+  EXPECT_EQ(y.size(), 12u);
+  // An Array of the view's own shape, when asked for (xtensor expressions need one).
+  ASSERT_EQ(shape_of(y.array()), (Shape{3, 4}));
+  EXPECT_EQ(y.array()(2, 3), real(11));
+  EXPECT_EQ(z.to_vector(), x.to_vector());
+}
+
+TEST(ShapeOp, ViewsWorkEverywhereATensorDoes) {
+  const Tensor x = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
+  const Tensor v = reshape(x, {4});
+  EXPECT_EQ(sum(v).item(), real(10));
+  EXPECT_EQ(max(reshape(x, {1, 4}), {1}).to_vector(), std::vector<real>{4});
+  std::ostringstream os;
+  os << v;
+  EXPECT_THAT(os.str(), ::testing::HasSubstr("shape=[4]"));
 }
 
 TEST(ShapeOp, FlattenKeepsBatchAxis) {
