@@ -20,8 +20,8 @@ The PyTorch side:
     flatten (a free view: channels_last memory *is* NHWC); with NCHW it flattens CHW (free too)
     and the first dense kernel's rows are permuted instead. Either way the FLOPs are equal and
     the model computes the same function (checked against a numpy reference, see below);
-  * the memory format (NCHW or channels_last) is chosen per model by a short probe run of
-    both (or forced with --memory-format);
+  * both memory formats (NCHW and channels_last; or one forced with --memory-format) and both
+    OpenMP wait policies are timed for every configuration, and the fastest counts;
   * one step = zero_grad(set_to_none=True), tower(cat(first, second)), halves, euclidean
     distance sqrt(max(sum((a-b)^2), 1e-12)), contrastive loss (margin 1, labels 1,0,1,0,…),
     backward, Adam(lr 1e-3, betas 0.9/0.999, eps 1e-7 as Keras); inference = one tower pass
@@ -310,7 +310,7 @@ def worker(a):
                torch_threads=torch.get_num_threads(), openblas_threads_set=blas,
                memory_format=a.format, batch=batch, steps=a.steps,
                parameters=sum(p.numel() for p in tower.parameters()),
-               peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+               peak_rss_mib=peak_rss_mib())
     if ms:
         med = statistics.median(ms)
         out.update(median_step_ms=med, min_step_ms=min(ms), max_step_ms=max(ms))
@@ -322,6 +322,16 @@ def worker(a):
 
 # --------------------------------------------------------------------------------------------
 # The driver.
+
+def peak_rss_mib():
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    across fork and exec, so a worker would report its (large) parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
 
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -504,25 +514,16 @@ def main():
             for fmt in candidates:
                 write_torch_weights(xw, model, fmt, os.path.join(tmp, f"{model}_{fmt}"))
             del xw
-            # Probe (and numeric check) each candidate format in the first mode asked for.
+            # Numeric check of each converted format (a one-step run in the first mode asked).
             inference = next(inf for m, inf in configs if m == model)
-            probe_steps = (0 if len(candidates) == 1 else (10 if model == "small" else 2))
             t = max(threads)
-            timings = {}
             for fmt in candidates:
                 r = run_json(torch_cmd(a, model, fmt, os.path.join(tmp, f"{model}_{fmt}"),
-                                       inference, t, steps=probe_steps, warmup=1,
-                                       check_npz=npz),
-                             make_env(torch_settings(t, a.torch_env)), f"PyTorch probe ({model}, {fmt})")
-                timings[fmt] = r.get("median_step_ms")
+                                       inference, t, steps=0, warmup=1, check_npz=npz),
+                             make_env(torch_settings(t, a.torch_env)), f"PyTorch check ({model}, {fmt})")
                 print(f"# {model}: PyTorch {fmt}: numeric check vs numpy reference "
-                      f"max rel error {r['check']['max_rel_error']:.2e} (ok)"
-                      + (f"; probe {'inference' if inference else 'train'} at {t} threads: "
-                         f"{timings[fmt]:.1f} ms/step" if timings[fmt] is not None else ""))
-            best = min(candidates, key=lambda f: timings[f] if timings[f] is not None else 0)
-            formats[model] = best
-            print(f"# {model}: PyTorch memory format: {best}"
-                  + (" (faster in the probe)" if len(candidates) > 1 else " (forced)"))
+                      f"max rel error {r['check']['max_rel_error']:.2e} (ok)")
+            formats[model] = candidates
             sys.stdout.flush()
 
         import statistics
@@ -530,20 +531,22 @@ def main():
         for model, inference in configs:
             for t in threads:
                 xr = []
-                by_policy = {p: [] for p in policies}
+                # PyTorch at its best: every memory format × wait policy is timed, the fastest
+                # (median over the repeats) counts.
+                variants = [(f, p) for f in formats[model] for p in policies]
+                by_variant = {v: [] for v in variants}
                 for _ in range(a.repeats):
                     xr.append(run_json(xgrad_cmd(a, model, inference, t), make_env(xs), "xgrad"))
-                    for policy in policies:
+                    for fmt, policy in variants:
                         env_overrides = list(a.torch_env) + [
                             "OMP_WAIT_POLICY=" + ("" if policy == "default" else policy)]
-                        by_policy[policy].append(run_json(
-                            torch_cmd(a, model, formats[model],
-                                      os.path.join(tmp, f"{model}_{formats[model]}"), inference, t),
+                        by_variant[(fmt, policy)].append(run_json(
+                            torch_cmd(a, model, fmt, os.path.join(tmp, f"{model}_{fmt}"), inference, t),
                             make_env(torch_settings(t, env_overrides)), "PyTorch"))
-                # PyTorch at its best: the faster wait policy for this configuration.
-                policy = min(policies, key=lambda p: statistics.median(
-                    r["median_step_ms"] for r in by_policy[p]))
-                tr = by_policy[policy]
+                variant_ms = {v: statistics.median(r["median_step_ms"] for r in by_variant[v])
+                              for v in variants}
+                best_format, policy = min(variants, key=lambda v: variant_ms[v])
+                tr = by_variant[(best_format, policy)]
                 batch = xr[0]["batch"]
                 if tr[0]["batch"] != batch:
                     raise RuntimeError(f"batch mismatch: xgrad {batch}, PyTorch {tr[0]['batch']}")
@@ -558,23 +561,22 @@ def main():
                            ratio=tm / xm, xgrad_median_step_ms=xm, pytorch_median_step_ms=tm,
                            xgrad_peak_rss_mib=statistics.median(r["peak_rss_mib"] for r in xr),
                            pytorch_peak_rss_mib=statistics.median(r["peak_rss_mib"] for r in tr),
-                           pytorch_memory_format=formats[model], pytorch_wait_policy=policy,
-                           pytorch_wait_policy_ms={p: statistics.median(
-                               r["median_step_ms"] for r in by_policy[p]) for p in policies},
+                           pytorch_memory_format=best_format, pytorch_wait_policy=policy,
+                           pytorch_variant_ms={f"{f} {p}": ms for (f, p), ms in variant_ms.items()},
                            repeats=a.repeats,
                            xgrad_runs=xr, pytorch_runs=tr)
                 results.append(row)
-                print(f"# done: {model} {row['mode']} {t} threads: xgrad {xm:.1f} ms, PyTorch "
-                      + ", ".join(f"{row['pytorch_wait_policy_ms'][p]:.1f} ms (OMP_WAIT_POLICY "
-                                  f"{p})" for p in policies) + " per step")
+                print(f"# done: {model} {row['mode']} {t} threads: xgrad {xm:.1f} ms; PyTorch "
+                      + ", ".join(f"{ms:.1f} ms ({f}, OMP_WAIT_POLICY {p})"
+                                  for (f, p), ms in variant_ms.items()) + " per step")
                 sys.stdout.flush()
 
     header = ["model", "mode", "threads", "unit", "xgrad", "PyTorch", "xgrad/PyTorch",
-              "xgrad RSS MiB", "PyTorch RSS MiB", "PyTorch wait policy"]
+              "xgrad RSS MiB", "PyTorch RSS MiB", "PyTorch best of"]
     rows = [[r["model"], r["mode"], str(r["threads"]), r["unit"], f"{r['xgrad_per_second']:.1f}",
              f"{r['pytorch_per_second']:.1f}", f"{r['ratio']:.2f}",
              f"{r['xgrad_peak_rss_mib']:.0f}", f"{r['pytorch_peak_rss_mib']:.0f}",
-             r["pytorch_wait_policy"]] for r in results]
+             f"{r['pytorch_memory_format']}, wait {r['pytorch_wait_policy']}"] for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print()
     print("  ".join(h.rjust(w) for h, w in zip(header, widths)))

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
@@ -60,10 +61,18 @@ Tensor uniform(const Shape& shape, std::mt19937& rng) {
   return Tensor::from_vector(shape, std::move(v));
 }
 
+// This process's peak resident set: VmHWM from /proc/self/status. (getrusage's ru_maxrss is
+// carried across fork and exec by Linux, so a benchmark started by a large parent process —
+// compare_pytorch.py holding the seed model's weights — would report the parent's peak.)
 double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 double median(std::vector<double> v) {

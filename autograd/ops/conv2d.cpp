@@ -170,6 +170,9 @@ void valid_taps(Index x0, Index kw, Index w, Index& j_begin, Index& j_end) {
   j_end = std::clamp<Index>(w - x0, j_begin, kw);
 }
 
+/// Window rows of at most this many elements (KW·C) are copied element by element.
+constexpr Index kShortRun = 16;
+
 /// Writes col rows for output rows [row0, row0 + rows) into `col` ([rows·OW, taps]).
 void im2col(const Geometry& g, const real* input, Index row0, Index rows, real* col) {
   const Index taps = g.taps(), c = g.c, count = rows * g.ow;
@@ -187,7 +190,15 @@ void im2col(const Geometry& g, const real* input, Index row0, Index rows, real* 
         continue;
       }
       const real* src = input + (n * g.h + y) * g.w * c;
-      if (g.dw == 1) {
+      if (g.dw == 1 && g.kw * c <= kShortRun) {
+        // A short window row (the first layer's 3 taps × 1 channel): element by element, with
+        // the bounds test inline — a library copy per 3 floats costs more than the data.
+        const Index first = x0 * c, row_end = g.w * c;
+        for (Index e = 0; e < g.kw * c; ++e) {
+          const Index x = first + e;
+          dst[e] = x >= 0 && x < row_end ? src[x] : real(0);
+        }
+      } else if (g.dw == 1) {
         // The in-image taps of this window row are one contiguous run of the input row.
         Index jb, je;
         valid_taps(x0, g.kw, g.w, jb, je);

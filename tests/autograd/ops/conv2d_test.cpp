@@ -164,6 +164,9 @@ std::vector<ConvCase> reference_cases() {
       {"kernel_over_input", {1, 3, 3, 2}, {5, 5, 2, 2}, opts({1, 1}, {1, 1}, Padding::Same)},
       {"same_s3x2_d1x2", {1, 6, 7, 1}, {3, 3, 1, 1}, opts({3, 2}, {1, 2}, Padding::Same)},
       {"stride_over_kernel", {2, 7, 8, 2}, {2, 2, 2, 3}, opts({3, 4}, {1, 1}, Padding::Valid)},
+      // Window rows longer than im2col's element-by-element limit (KW·C > 16): run copies.
+      {"same_long_rows", {2, 9, 8, 8}, {3, 3, 8, 4}, opts({1, 1}, {1, 1}, Padding::Same)},
+      {"valid_s2_long_rows", {1, 11, 10, 6}, {3, 4, 6, 5}, opts({2, 2}, {1, 1}, Padding::Valid)},
   };
 }
 // clang-format on
