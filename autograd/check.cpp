@@ -73,4 +73,14 @@ std::size_t normalize_axis(std::string_view op, int axis, const Shape& shape) {
   return static_cast<std::size_t>(axis < 0 ? axis + rank : axis);
 }
 
+std::string pair_to_string(const std::array<int, 2>& v) {
+  // Appended piecewise: `"[" + std::to_string(..)` trips a GCC 12 -Wrestrict false positive.
+  std::string s = "[";
+  s += std::to_string(v[0]);
+  s += ", ";
+  s += std::to_string(v[1]);
+  s += "]";
+  return s;
+}
+
 }  // namespace xgrad

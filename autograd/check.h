@@ -4,6 +4,7 @@
 /// xtensor sees the data, so that errors name the op and print the shapes even in Release
 /// builds. All of them throw std::invalid_argument.
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,8 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b);
 /// Normalises a possibly negative axis against `rank` (axis -1 = last). Throws when out of
 /// range, naming the op and the shape.
 std::size_t normalize_axis(std::string_view op, int axis, const Shape& shape);
+
+/// "[2, 3]": how messages print a (height, width) pair of options (strides, window, …).
+std::string pair_to_string(const std::array<int, 2>& v);
 
 }  // namespace xgrad

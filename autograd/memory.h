@@ -46,6 +46,24 @@ void* allocate_bytes(std::size_t bytes);
 /// Gives back a block from allocate_bytes (with the same `bytes`).
 void deallocate_bytes(void* p, std::size_t bytes) noexcept;
 
+/// An uninitialised buffer of `n` T from the cache, given back when destroyed: for kernel
+/// workspaces (im2col chunks, max-pool argmax indices), which would page-fault their way
+/// through megabytes if allocated afresh at every call.
+template <class T>
+class CachedBuffer {
+ public:
+  explicit CachedBuffer(std::size_t n)
+      : bytes_(n * sizeof(T)), data_(static_cast<T*>(allocate_bytes(bytes_))) {}
+  ~CachedBuffer() { deallocate_bytes(data_, bytes_); }
+  CachedBuffer(const CachedBuffer&) = delete;
+  CachedBuffer& operator=(const CachedBuffer&) = delete;
+  T* get() const { return data_; }
+
+ private:
+  std::size_t bytes_;
+  T* data_;
+};
+
 /// The allocator type of Array (standard Allocator requirements).
 template <class T>
 struct CachingAllocator {

@@ -85,16 +85,6 @@ std::optional<ConvAxis> try_conv_axis(std::size_t in, std::size_t kernel, std::s
   return ConvAxis{out, total / 2};
 }
 
-std::string pair_to_string(const std::array<int, 2>& v) {
-  // Appended piecewise: `"[" + std::to_string(..)` trips a GCC 12 -Wrestrict false positive.
-  std::string s = "[";
-  s += std::to_string(v[0]);
-  s += ", ";
-  s += std::to_string(v[1]);
-  s += "]";
-  return s;
-}
-
 std::string empty_reason(const char* axis, std::size_t in, std::size_t kernel, int dilation,
                          Padding padding) {
   if (padding == Padding::Same) return std::string("input ") + axis + " is 0";
@@ -143,21 +133,8 @@ Index chunk_rows(const Geometry& g) {
   return std::clamp<Index>(budget / row_elems, 1, g.rows());
 }
 
-/// The im2col buffer of one chunk, from the tensor cache: tens of MB allocated afresh at
-/// every call would page-fault on every touch.
-class Workspace {
- public:
-  explicit Workspace(std::size_t n)
-      : bytes_(n * sizeof(real)), data_(static_cast<real*>(detail::allocate_bytes(bytes_))) {}
-  ~Workspace() { detail::deallocate_bytes(data_, bytes_); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  real* get() const { return data_; }
-
- private:
-  std::size_t bytes_;
-  real* data_;
-};
+/// The im2col buffer of one chunk, from the tensor cache.
+using Workspace = detail::CachedBuffer<real>;
 
 Workspace workspace(const Geometry& g, Index chunk) {
   return Workspace(static_cast<std::size_t>(chunk * g.ow * g.taps()));

@@ -42,22 +42,9 @@ namespace xgrad {
 namespace {
 
 using Index = std::ptrdiff_t;
-/// The flat input index of each window's maximum, kept for the backward. Its memory comes
-/// from the tensor cache, uninitialised (the forward writes every element): a fresh
-/// allocation each step would page-fault its way through megabytes.
-class ArgMax {
- public:
-  explicit ArgMax(std::size_t n)
-      : n_(n), data_(static_cast<std::int64_t*>(detail::allocate_bytes(n * sizeof(std::int64_t)))) {}
-  ~ArgMax() { detail::deallocate_bytes(data_, n_ * sizeof(std::int64_t)); }
-  ArgMax(const ArgMax&) = delete;
-  ArgMax& operator=(const ArgMax&) = delete;
-  std::int64_t* data() const { return data_; }
-
- private:
-  std::size_t n_;
-  std::int64_t* data_;
-};
+/// The flat input index of each window's maximum, kept for the backward; uninitialised
+/// memory from the tensor cache (the forward writes every element).
+using ArgMax = detail::CachedBuffer<std::int64_t>;
 using Indices = std::shared_ptr<const ArgMax>;
 
 /// Loops touching fewer elements than this run on one thread (a parallel region costs µs).
@@ -89,16 +76,6 @@ struct PoolGeometry {
             static_cast<std::size_t>(cols), static_cast<std::size_t>(c)};
   }
 };
-
-std::string pair_to_string(const std::array<int, 2>& v) {
-  // Appended piecewise: `"[" + std::to_string(..)` trips a GCC 12 -Wrestrict false positive.
-  std::string s = "[";
-  s += std::to_string(v[0]);
-  s += ", ";
-  s += std::to_string(v[1]);
-  s += "]";
-  return s;
-}
 
 PoolGeometry make_geometry(const char* op, const Shape& in, const Pool2DOptions& opt) {
   check_rank(op, "input", in, 4, "[N, H, W, C]");
@@ -277,7 +254,7 @@ Tensor max_pool2d_gather(const Tensor& h, const Indices& arg, const PoolGeometry
   const detail::ProfileScope profile_scope("max_pool2d_gather");
   check_same_shape("max_pool2d_gather", "h", h.shape(), "input", g.input_shape());
   Array out = empty_array(g.output_shape());
-  max_pool_gather(arg->data(), h.data(), out.data(), static_cast<Index>(out.size()));
+  max_pool_gather(arg->get(), h.data(), out.data(), static_cast<Index>(out.size()));
   return detail::record("max_pool2d_gather", Tensor(std::move(out)), {h},
                         detail::SimpleBackwardFn([arg, g](const Tensor& grad) {
                           return std::vector<Tensor>{max_pool2d_grad(grad, arg, g)};
@@ -291,7 +268,7 @@ Tensor max_pool2d_grad(const Tensor& grad_output, const Indices& arg, const Pool
   check_same_shape("max_pool2d_grad", "grad_output", grad_output.shape(), "output",
                    g.output_shape());
   Array out = empty_array(g.input_shape());
-  max_pool_scatter(g, arg->data(), grad_output.data(), out.data());
+  max_pool_scatter(g, arg->get(), grad_output.data(), out.data());
   return detail::record("max_pool2d_grad", Tensor(std::move(out)), {grad_output},
                         detail::SimpleBackwardFn([arg, g](const Tensor& h) {
                           return std::vector<Tensor>{max_pool2d_gather(h, arg, g)};
@@ -337,7 +314,7 @@ Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options) {
     return Tensor(std::move(out));
   }
   auto arg = std::make_shared<ArgMax>(out.size());
-  max_pool_forward<true>(g, input.data(), out.data(), arg->data());
+  max_pool_forward<true>(g, input.data(), out.data(), arg->get());
   // The backward needs only the indices, not the input's values.
   return detail::record(
       "max_pool2d", Tensor(std::move(out)), {input},

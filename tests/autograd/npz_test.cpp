@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/numpy_script.h"
+#include "tests/support/temp_dir.h"
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -37,49 +38,9 @@ using ::testing::Not;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-// A fresh directory per test, removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("xgrad_npz_" + std::to_string(::getpid()) + "_" + std::to_string(++counter) + "_" +
-             (info ? std::string(info->name()) : std::string("x")));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-  // The names of the entries of the directory, sorted.
-  std::vector<std::string> list() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  // A new file rather than a truncated one: ext4 flushes a file rewritten through O_TRUNC on
-  // close (auto_da_alloc), which made the corruption loops 20x slower.
-  std::remove(path.c_str());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using xgrad::testing::read_bytes;
+using xgrad::testing::TempDir;
+using xgrad::testing::write_bytes;
 
 std::string from_hex(std::string_view hex) {
   std::string out;

@@ -39,6 +39,7 @@
 #include "layers/layers.h"
 #include "tests/layers/layer_gradcheck.h"
 #include "tests/support/random.h"
+#include "tests/support/temp_dir.h"
 
 namespace xgrad::layers {
 namespace {
@@ -53,47 +54,9 @@ using Layers = std::vector<std::shared_ptr<Layer>>;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-// A fresh directory per test, removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("xgrad_weights_" + std::to_string(::getpid()) + "_" + std::to_string(++counter) + "_" +
-             (info ? std::string(info->name()) : std::string("x")));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-  // The names of the directory's entries, sorted.
-  std::vector<std::string> list() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using xgrad::testing::read_bytes;
+using xgrad::testing::TempDir;
+using xgrad::testing::write_bytes;
 
 // The message of the exception of type E that `f` throws; a test failure when it throws
 // nothing or another type.

@@ -24,6 +24,7 @@
 #include <png.h>
 
 #include "siamese/image.h"
+#include "tests/support/temp_dir.h"
 
 namespace xgrad::siamese {
 namespace {
@@ -123,28 +124,15 @@ Pixels resized(const Image& image, std::size_t height, std::size_t width) {
   return out;
 }
 
-/// A per-test scratch folder, removed afterwards.
-class TempDirTest : public ::testing::Test {
+/// A per-test scratch folder (dir_), with helpers to fill it.
+class TempDirTest : public xgrad::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("xgrad_dataset_" + std::to_string(::getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   /// Writes `bytes` to dir_/relative (creating folders) and returns the full path.
   std::string write(const std::string& relative, const std::string& bytes) {
-    const fs::path path = dir_ / relative;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path.string();
+    xgrad::testing::write_bytes(dir_ / relative, bytes);
+    return (dir_ / relative).string();
   }
   std::string path(const std::string& relative) const { return (dir_ / relative).string(); }
-
-  fs::path dir_;
 };
 
 template <typename E>

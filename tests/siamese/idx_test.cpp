@@ -1,4 +1,5 @@
 #include "siamese/idx.h"
+#include "tests/support/temp_dir.h"
 
 #include <zlib.h>
 
@@ -15,14 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-class IdxFiles : public ::testing::Test {
+class IdxFiles : public xgrad::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("xgrad_idx_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static std::string idx_bytes(const std::vector<std::uint32_t>& shape, const std::vector<unsigned char>& data,
                                unsigned char type = 0x08) {
@@ -34,9 +29,8 @@ class IdxFiles : public ::testing::Test {
     return s;
   }
   std::string write_plain(const std::string& name, const std::string& bytes) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
+    xgrad::testing::write_bytes(dir_ / name, bytes);
+    return (dir_ / name).string();
   }
   std::string write_gz(const std::string& name, const std::string& bytes) {
     const std::string path = (dir_ / name).string();
@@ -54,7 +48,6 @@ class IdxFiles : public ::testing::Test {
     ADD_FAILURE() << "expected std::runtime_error";
     return "";
   }
-  fs::path dir_;
 };
 
 TEST_F(IdxFiles, ReadsPlainAndGzipped) {

@@ -1,4 +1,5 @@
 #include "siamese/image.h"
+#include "tests/support/temp_dir.h"
 
 #include <unistd.h>
 #include <zlib.h>
@@ -151,23 +152,11 @@ std::string chunk(const char* type, const std::string& data) {
   return out;
 }
 
-class ImageTest : public ::testing::Test {
+class ImageTest : public xgrad::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("xgrad_image_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& bytes) {
-    const std::string path = (dir_ / name).string();
-    // Remove first: truncating an existing file in place makes ext4 flush it on close
-    // (auto_da_alloc), ~3 ms per rewrite, which the loops below would pay thousands of times.
-    fs::remove(path);
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
+    xgrad::testing::write_bytes(dir_ / name, bytes);
+    return (dir_ / name).string();
   }
 
   /// decode_image's runtime_error text, or a test failure when it does not throw one.
@@ -180,8 +169,6 @@ class ImageTest : public ::testing::Test {
     ADD_FAILURE() << "expected std::runtime_error for " << path;
     return "";
   }
-
-  fs::path dir_;
 };
 
 class ImageDecode : public ImageTest {};

@@ -31,6 +31,7 @@
 
 #include "autograd/npz.h"
 #include "siamese/model_file.h"
+#include "tests/support/temp_dir.h"
 
 namespace xgrad::siamese {
 namespace {
@@ -183,12 +184,7 @@ class JsonParser {
 // ---------------------------------------------------------------------------------------
 // Files
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_file(const fs::path& p) { return xgrad::testing::read_bytes(p); }
 
 Json read_json(const fs::path& p) {
   const std::string text = read_file(p);
@@ -264,10 +260,7 @@ Pixels pattern(int label, int index, std::size_t size, std::size_t channels) {
   return out;
 }
 
-void write(const fs::path& path, const std::string& bytes) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write(const fs::path& path, const std::string& bytes) { xgrad::testing::write_bytes(path, bytes); }
 
 /// `classes` class folders of `per_class` images each, in several formats and sizes:
 /// gray PGM, RGB PPM, RGB PNG, and a 16×16 gray PNG (resized on loading).
@@ -288,18 +281,7 @@ void write_image_folder(const fs::path& root, int classes, int per_class) {
 }
 
 /// A per-test scratch folder, removed afterwards.
-class TrainerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("xgrad_trainer_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class TrainerTest : public xgrad::testing::TempDirTest {};
 
 /// The tiny data of the end-to-end runs: 4 classes × 6 images, one broken file, a stray
 /// .txt and a hidden file (both ignored). Returns the broken file's path.

@@ -381,5 +381,17 @@ TEST(ElementwiseOp, ClipRejectsLoAboveHi) {
   EXPECT_THAT(msg, HasSubstr("[3]"));
 }
 
+TEST(ElementwiseOp, ReluGradIsTheGradientWhereTheOutputIsPositive) {
+  const Tensor y = relu(Tensor{-2, 0, 3, 0.5});
+  EXPECT_TRUE(tensor_near(relu_grad(Tensor{10, 20, 30, 40}, y), {4}, {0, 0, 30, 40}));
+}
+
+TEST(ElementwiseOp, ReluGradRejectsShapesThatDiffer) {
+  std::string msg = invalid_argument_message([] { relu_grad(Tensor::zeros({2, 3}), Tensor::zeros({3})); });
+  EXPECT_THAT(msg, HasSubstr("relu_grad"));
+  EXPECT_THAT(msg, HasSubstr("grad.shape=[2, 3]"));
+  EXPECT_THAT(msg, HasSubstr("output.shape=[3]"));
+}
+
 }  // namespace
 }  // namespace xgrad
