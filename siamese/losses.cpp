@@ -55,13 +55,23 @@ void check_labels(const char* loss, const Tensor& same) {
 
 }  // namespace
 
-Tensor contrastive_loss(const Tensor& distance, const Tensor& same, real margin) {
+Tensor contrastive_loss(const Tensor& distance, const Tensor& same, real margin,
+                        real positive_margin) {
   check_pair_vectors("contrastive_loss", "distance", distance, "same", same);
   check_margin("contrastive_loss", margin);
+  // Also rejects NaN. A positive margin at or beyond the negative one would ask same-class
+  // pairs to be no closer than different-class ones.
+  if (!(positive_margin >= 0 && positive_margin < margin)) {
+    std::ostringstream os;
+    os << "positive_margin must be finite and in [0, margin); got positive_margin="
+       << positive_margin << ", margin=" << margin;
+    fail("contrastive_loss", os.str());
+  }
   check_labels("contrastive_loss", same);
   // relu(m - d)² is max(0, m - d)²: its derivative -2·max(0, m - d) is continuous at d = m,
-  // so the kink is only in the second derivative.
-  const Tensor pull = same * square(distance);
+  // so the kink is only in the second derivative (likewise at d = positive_margin).
+  const Tensor pull = positive_margin > 0 ? same * square(relu(distance - positive_margin))
+                                          : same * square(distance);
   const Tensor push = (real(1) - same) * square(relu(margin - distance));
   return mean(real(0.5) * (pull + push));
 }

@@ -15,13 +15,21 @@
 namespace xgrad::siamese {
 
 /// Contrastive loss (Hadsell, Chopra & LeCun 2006), mean over the batch:
-///   L = mean( y·½d² + (1 - y)·½·max(0, margin - d)² )
+///   L = mean( y·½·max(0, d - positive_margin)² + (1 - y)·½·max(0, margin - d)² )
 /// with d the distance [N] between the two embeddings of each pair and y ∈ {0, 1} [N]
-/// (1 = same). Same-class pairs are pulled together; different-class pairs are pushed
-/// apart until they are `margin` away. dL/dd_i = (y_i·d_i - (1 - y_i)·max(0, margin - d_i)) / N,
-/// continuous at d = margin. Throws std::invalid_argument for shapes other than two equal
-/// [N], labels outside [0, 1], or a margin that is not finite and > 0.
-Tensor contrastive_loss(const Tensor& distance, const Tensor& same, real margin = 1);
+/// (1 = same). Different-class pairs are pushed apart until they are `margin` away;
+/// same-class pairs are pulled together until they are within `positive_margin`. With
+/// positive_margin = 0 (the default) this is Hadsell et al.'s loss, which pulls every
+/// same-class pair to one point; a positive margin (the "double-margin" contrastive loss of
+/// pytorch-metric-learning's ContrastiveLoss(pos_margin, neg_margin)) stops pulling once a
+/// pair is close enough, which keeps within-class variation the training classes do not need
+/// but unseen classes do (see the README's one-shot figures).
+/// dL/dd_i = (y_i·max(0, d_i - positive_margin) - (1 - y_i)·max(0, margin - d_i)) / N,
+/// continuous at both margins. Throws std::invalid_argument for shapes other than two equal
+/// [N], labels outside [0, 1], a margin that is not finite and > 0, or a positive_margin
+/// that is not finite and in [0, margin).
+Tensor contrastive_loss(const Tensor& distance, const Tensor& same, real margin = 1,
+                        real positive_margin = 0);
 
 /// The seed article's "euclidean loss", done right: mean( y·d² ) — the squared distance of
 /// same-class pairs only (the article's code summed it for *different* pairs and was zero

@@ -264,7 +264,7 @@ std::string resume_key(const TrainConfig& c) {
     os << "data=" << c.data_dir;
   }
   os << "\nmodel=" << c.model << "\nimage-size=" << c.height << "x" << c.width << "\nchannels=" << c.channels
-     << "\nloss=" << c.loss << "\nmargin=" << c.margin << "\ndistance=" << c.distance << "\noptimizer=" << c.optimizer
+     << "\nloss=" << c.loss << "\nmargin=" << c.margin << "\npositive-margin=" << c.positive_margin << "\ndistance=" << c.distance << "\noptimizer=" << c.optimizer
      << "\nlearning-rate=" << c.learning_rate << "\nlr-schedule=" << c.lr_schedule << "\nbatch-size=" << c.batch_size
      << "\npairs-per-epoch=" << c.pairs_per_epoch << "\nsteps=" << c.steps << "\nsplit-by=" << c.split_by
      << "\nval-fraction=" << c.val_fraction << "\ntest-fraction=" << c.test_fraction
@@ -388,6 +388,7 @@ void write_metrics(const std::string& path, const TrainConfig& c, const Data& d,
   j.key("strict").value(c.strict).key("split_by").value(c.split_by).key("val_fraction").value(c.val_fraction);
   j.key("test_fraction").value(c.test_fraction).key("test_classes").value(c.test_classes);
   j.key("model").value(c.model).key("distance").value(c.distance).key("loss").value(c.loss).key("margin").value(c.margin);
+  j.key("positive_margin").value(c.positive_margin);
   j.key("optimizer").value(c.optimizer).key("learning_rate").value(c.learning_rate);
   j.key("lr_schedule").value(c.lr_schedule).key("epochs").value(c.epochs);
   j.key("steps").value(c.steps).key("batch_size").value(c.batch_size).key("pairs_per_epoch").value(c.pairs_per_epoch);
@@ -416,6 +417,10 @@ void validate(const TrainConfig& c) {
   }
   if (!one_of(c.split_by, {"image", "class"})) bad_flag("split-by", "must be image or class; got '" + c.split_by + "'");
   if (!(c.margin > 0) || !std::isfinite(c.margin)) bad_flag("margin", "must be > 0; got " + std::to_string(c.margin));
+  if (!(c.positive_margin >= 0 && c.positive_margin < c.margin)) {
+    bad_flag("positive-margin", "must be in [0, --margin) = [0, " + std::to_string(c.margin) + "); got " +
+                                    std::to_string(c.positive_margin));
+  }
   if (!(c.learning_rate > 0) || !std::isfinite(c.learning_rate)) {
     bad_flag("learning-rate", "must be > 0; got " + std::to_string(c.learning_rate));
   }
@@ -572,7 +577,7 @@ RunResult run(const TrainConfig& config_in) {
     net = build_network(info);
   }
 
-  const real margin = static_cast<real>(c.margin);
+  const real margin = static_cast<real>(c.margin), positive_margin = static_cast<real>(c.positive_margin);
 
   if (!c.eval_only) {
     say("training " + std::to_string(net->count_params()) + " parameters on " + std::to_string(d.split.train.size()) +
@@ -608,7 +613,7 @@ RunResult run(const TrainConfig& config_in) {
             std::vector<real> same(b.same.begin(), b.same.end());
             const Tensor y = Tensor::from_vector({same.size()}, same);
             const Tensor dist = net->pair_distance(d.images.batch(b.first), d.images.batch(b.second), true);
-            loss = c.loss == "contrastive" ? contrastive_loss(dist, y, margin) : euclidean_loss(dist, y);
+            loss = c.loss == "contrastive" ? contrastive_loss(dist, y, margin, positive_margin) : euclidean_loss(dist, y);
           }
           grads = tape.gradient(loss, vars);
         }

@@ -35,6 +35,11 @@ struct TrainConfig {
   std::string distance = "cosine";
   std::string loss = "contrastive";    ///< "contrastive", "euclidean" or "triplet"
   double margin = 0.5;  ///< contrastive/triplet margin (cosine distances lie in [0, 2])
+  /// Contrastive loss only: same-class pairs closer than this are not pulled further. 0.1
+  /// (with cosine, margin 0.5) raised the unseen-class 5-way one-shot accuracy on
+  /// Fashion-MNIST from 0.375/0.401/0.411 to 0.468/0.453/0.432 (seeds 1-3) at the same
+  /// seen-class test AUC (README, Figures).
+  double positive_margin = 0.1;
   // Optimisation.
   std::string optimizer = "adam";  ///< "adam", "adamw", "sgd" or "rmsprop"
   double learning_rate = 1e-3;

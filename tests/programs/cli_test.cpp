@@ -241,6 +241,7 @@ TEST_F(ProgramsTest, TrainHelpListsEveryFlag) {
   for (const char* flag : {"--data", "--idx-images", "--idx-labels", "--idx-test-images", "--idx-test-labels",
                            "--image-size", "--channels", "--strict", "--split-by", "--val-fraction",
                            "--test-fraction", "--test-classes", "--model", "--distance", "--loss", "--margin",
+                           "--positive-margin",
                            "--optimizer", "--learning-rate", "--lr-schedule", "--epochs", "--steps", "--batch-size",
                            "--pairs-per-epoch", "--eval-pairs", "--one-shot-ways", "--one-shot-episodes", "--seed",
                            "--threads", "--out", "--resume", "--eval-only", "--weights", "--quiet", "--help"}) {
@@ -291,6 +292,7 @@ TEST_F(ProgramsTest, TrainErrorsLeaveTheOutputFolderAlone) {
       {with({"--seed", "-1"}), "--seed"},
       {with({"--threads", "-1"}), "--threads: must be >= 0; got -1"},
       {with({"--margin", "0"}), "--margin"},
+      {with({"--positive-margin", "0.5"}), "--positive-margin: must be in [0, --margin) = [0, 0.500000); got 0.500000"},
       {with({"--pairs-per-epoch", "-5"}), "--pairs-per-epoch: must be >= 0; got '-5'"},
       {with({"--val-fraction", "1.5"}), "--val-fraction: must be in (0, 1)"},
       {with({"--learning-rate", "0"}), "--learning-rate"},

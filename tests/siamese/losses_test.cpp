@@ -75,6 +75,27 @@ TEST(LossesContrastive, GradientByHand) {
   EXPECT_NEAR(v[2], -0.7 / 3, kTol);
 }
 
+// A positive margin 0.2 stops pulling genuine pairs once they are within 0.2:
+// d = [0.5, 0.1, 2.0, 0.3], y = [1, 1, 0, 0], margin 1: ½·(0.5 - 0.2)² = 0.045, 0 (inside the
+// positive margin), 0, ½·0.7² = 0.245 → mean 0.29 / 4; the gradient (y·max(0, d - 0.2) -
+// (1 - y)·max(0, 1 - d)) / 4 = [0.3, 0, 0, -0.7] / 4.
+TEST(LossesContrastive, PositiveMarginStopsPullingCloseGenuinePairs) {
+  const Tensor d{0.5, 0.1, 2.0, 0.3};
+  GradientTape tape;
+  tape.watch(d);
+  const Tensor loss = contrastive_loss(d, Tensor{1, 1, 0, 0}, 1, real(0.2));
+  EXPECT_NEAR(loss.item(), 0.29 / 4, kTol);
+  const std::vector<real> g = tape.gradient(loss, d)[0].to_vector();
+  ASSERT_EQ(g.size(), 4u);
+  EXPECT_NEAR(g[0], 0.3 / 4, kTol);
+  EXPECT_EQ(g[1], 0);
+  EXPECT_EQ(g[2], 0);
+  EXPECT_NEAR(g[3], -0.7 / 4, kTol);
+  // positive_margin 0 is Hadsell et al.'s loss exactly.
+  EXPECT_EQ(contrastive_loss(d, Tensor{1, 1, 0, 0}, 1, 0).item(),
+            contrastive_loss(d, Tensor{1, 1, 0, 0}, 1).item());
+}
+
 // mean(y·d²) with y = [1, 0, 1]: (0.25 + 0.09) / 3; impostor pairs do not count at all.
 TEST(LossesEuclidean, ValueByHand) {
   const Tensor loss = euclidean_loss(Tensor{0.5, 2.0, 0.3}, Tensor{1, 0, 1});
@@ -108,6 +129,11 @@ TEST(LossesContrastive, GradientMatchesNumeric) {
         {Tensor{0.3, 1.7, 0.5, 2.2, 0.8, 1.4}});
     EXPECT_TRUE(r.ok) << "margin " << margin << ": " << r.message;
   }
+  // Positive margin 0.25: genuine distances at least 0.05 from it, on both sides.
+  const GradientCheckResult r = check_gradients(
+      [&](const std::vector<Tensor>& in) { return contrastive_loss(in[0], same, 1, real(0.25)); },
+      {Tensor{0.4, 1.7, 0.5, 0.1, 0.8, 1.4}});
+  EXPECT_TRUE(r.ok) << "positive margin 0.25: " << r.message;
 }
 
 TEST(LossesEuclidean, GradientMatchesNumeric) {
@@ -179,6 +205,17 @@ TEST(LossesContrastive, MarginMustBePositive) {
   }
   EXPECT_THAT(invalid_argument_of([] { triplet_loss(Tensor{1}, Tensor{2}, 0); }),
               HasSubstr("triplet_loss: margin"));
+}
+
+TEST(LossesContrastive, PositiveMarginMustBeBelowTheMargin) {
+  for (real pm : {real(-0.1), real(0.5), real(0.7), std::numeric_limits<real>::quiet_NaN(),
+                  std::numeric_limits<real>::infinity()}) {
+    const std::string msg = invalid_argument_of([&] {
+      contrastive_loss(Tensor{1, 2}, Tensor{1, 0}, real(0.5), pm);
+    });
+    EXPECT_THAT(msg, HasSubstr("contrastive_loss: positive_margin must be finite and in [0, margin)"));
+    EXPECT_THAT(msg, HasSubstr("margin=0.5"));
+  }
 }
 
 // Labels are 1 = same, 0 = different: a ±1 convention or class ids are refused.
