@@ -346,6 +346,94 @@ void conv_backprop_filter(const Geometry& g, const real* input, const real* grad
   }
 }
 
+/// Pixels per block of the fused backward's bias sum: a fixed size, so the sum's order (and
+/// result) does not depend on the thread count.
+constexpr Index kBiasBlock = 64;
+
+/// For `pixels` rows of O values: with kMask, gz = grad · (y > 0) (relu's backward, as
+/// relu_grad); with kSum, the sum of gz over every block of kBiasBlock rows into `partial`
+/// ([blocks, O]; without kMask gz is grad itself).
+template <bool kMask, bool kSum>
+void mask_and_block_sums(const real* grad, const real* y, Index pixels, Index o, real* gz,
+                         real* partial) {
+  const Index blocks = (pixels + kBiasBlock - 1) / kBiasBlock;
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (pixels * o >= kParallelMinWork)
+  for (Index b = 0; b < blocks; ++b) {
+    real* __restrict sum = kSum ? partial + b * o : nullptr;
+    if constexpr (kSum) std::fill_n(sum, o, real(0));
+    const Index end = std::min(pixels, (b + 1) * kBiasBlock);
+    for (Index p = b * kBiasBlock; p < end; ++p) {
+      const real* __restrict gp = grad + p * o;
+      const real* __restrict yp = kMask ? y + p * o : nullptr;
+      real* __restrict zp = kMask ? gz + p * o : nullptr;
+      for (Index k = 0; k < o; ++k) {
+        real v = gp[k];
+        if constexpr (kMask) {
+          v = yp[k] > real(0) ? v : real(0);
+          zp[k] = v;
+        }
+        if constexpr (kSum) sum[k] += v;
+      }
+    }
+  }
+}
+
+/// The whole backward of fused_conv2d on raw buffers, when no tape records it: the relu mask,
+/// the bias sum and both GEMM gradients run chunk by chunk, so the masked gradient gz is never
+/// materialised whole and every chunk of it is read while it is still in cache (the composed
+/// backward makes three full passes over gz). `y` is the forward output (relu) or null; any
+/// of the three results may be null (not needed). Not for pointwise geometries.
+void fused_conv_backward(const Geometry& g, const real* input, const real* kernel, const real* grad,
+                         const real* y, real* grad_input, real* grad_kernel, real* grad_bias) {
+  const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
+  if (grad_input) std::fill_n(grad_input, g.n * g.h * g.w * g.c, real(0));
+  if (grad_kernel) std::fill_n(grad_kernel, g.taps() * g.o, real(0));
+  if (grad_bias) std::fill_n(grad_bias, g.o, real(0));
+  if (g.rows() == 0) return;
+  // The chunk's col matrix and its gz rows together stay within the budget.
+  const Index row_elems = g.ow * (g.taps() + (y ? g.o : 0));
+  const Index chunk = std::clamp<Index>(static_cast<Index>(kColBudgetBytes / sizeof(real)) / row_elems, 1,
+                                        g.rows());
+  const Index chunk_pixels = chunk * g.ow;
+  auto col = workspace(g, chunk);
+  std::optional<detail::CachedBuffer<real>> gz_buffer, partial;
+  if (y) gz_buffer.emplace(static_cast<std::size_t>(chunk_pixels * g.o));
+  if (grad_bias) partial.emplace(static_cast<std::size_t>((chunk_pixels + kBiasBlock - 1) / kBiasBlock * g.o));
+  for (Index row0 = 0; row0 < g.rows(); row0 += chunk) {
+    const Index rows = std::min(chunk, g.rows() - row0), pixels = rows * g.ow;
+    const real* grad_chunk = grad + row0 * g.ow * g.o;
+    const real* gz = grad_chunk;
+    const real* y_chunk = y ? y + row0 * g.ow * g.o : nullptr;
+    real* sums = grad_bias ? partial->get() : nullptr;
+    if (y && grad_bias) {
+      mask_and_block_sums<true, true>(grad_chunk, y_chunk, pixels, g.o, gz_buffer->get(), sums);
+    } else if (y) {
+      mask_and_block_sums<true, false>(grad_chunk, y_chunk, pixels, g.o, gz_buffer->get(), nullptr);
+    } else if (grad_bias) {
+      mask_and_block_sums<false, true>(grad_chunk, nullptr, pixels, g.o, nullptr, sums);
+    }
+    if (y) gz = gz_buffer->get();
+    if (grad_bias) {
+      // Block sums in block order: the same result for every thread count.
+      const Index blocks = (pixels + kBiasBlock - 1) / kBiasBlock;
+      for (Index b = 0; b < blocks; ++b) {
+        for (Index k = 0; k < g.o; ++k) grad_bias[k] += sums[b * g.o + k];
+      }
+    }
+    if (grad_kernel) {
+      im2col(g, input, row0, rows, col.get());
+      detail::gemm(true, false, taps, o, static_cast<std::size_t>(pixels), 1, col.get(), taps, gz, o, 1,
+                   grad_kernel, o);
+    }
+    if (grad_input) {
+      detail::gemm(false, true, static_cast<std::size_t>(pixels), taps, o, 1, gz, o, kernel, o, 0,
+                   col.get(), taps);
+      col2im_add(g, col.get(), row0, rows, grad_input);
+    }
+  }
+}
+
 std::string shapes(const char* name_a, const Shape& a, const char* name_b, const Shape& b) {
   return std::string(name_a) + "=" + shape_to_string(a) + ", " + name_b + "=" + shape_to_string(b);
 }
@@ -473,9 +561,24 @@ Tensor fused_conv2d(const Tensor& input, const Tensor& kernel, const Tensor& bia
   // Captures the output (for relu's mask), never the pre-activation.
   return detail::record(
       op, output, inputs,
-      detail::BackwardFn([input, kernel, options, relu, has_bias = bias.defined(),
+      detail::BackwardFn([input, kernel, options, g, relu, has_bias = bias.defined(),
                           y = relu ? output : Tensor()](const Tensor& grad,
                                                         const detail::NeededInputs& needed) {
+        if (!detail::any_tape_recording() && !g.pointwise()) {
+          // Nobody records this backward (no gradient of it will be asked for): one fused
+          // chunked pass instead of the composed, differentiable ops below.
+          Array gi, gk, gb;
+          if (needed[0]) gi = empty_array(input.shape());
+          if (needed[1]) gk = empty_array(kernel.shape());
+          if (has_bias && needed[2]) gb = empty_array({kernel.shape()[3]});
+          fused_conv_backward(g, input.data(), kernel.data(), grad.data(), relu ? y.data() : nullptr,
+                              needed[0] ? gi.data() : nullptr, needed[1] ? gk.data() : nullptr,
+                              has_bias && needed[2] ? gb.data() : nullptr);
+          std::vector<Tensor> grads{needed[0] ? Tensor(std::move(gi)) : Tensor(),
+                                    needed[1] ? Tensor(std::move(gk)) : Tensor()};
+          if (has_bias) grads.push_back(needed[2] ? Tensor(std::move(gb)) : Tensor());
+          return grads;
+        }
         const Tensor gz = relu ? relu_grad(grad, y) : grad;
         std::vector<Tensor> grads{
             needed[0] ? conv2d_backprop_input(gz, kernel, input.shape(), options) : Tensor(),

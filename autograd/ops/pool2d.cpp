@@ -7,8 +7,11 @@
 // and after is at most window - 1 in total).
 //
 // The op pairs (each the other's adjoint):
-//   max_pool2d          forward stores, per output element, the flat input index of its
-//                       window's first maximum; backward = max_pool2d_grad.
+//   max_pool2d          forward stores, per output element, where in its window the first
+//                       maximum is (the offset dy·KW + dx from the window's top-left
+//                       corner: one byte for windows of up to 256 elements, else four —
+//                       the backward reads 8 times less than with flat 64-bit indices);
+//                       backward = max_pool2d_grad.
 //   max_pool2d_grad     g [N, OH, OW, C] → zeros of the input shape with g[p] added at
 //                       index[p]; backward = max_pool2d_gather.
 //   max_pool2d_gather   h [N, H, W, C] → h[index[p]] for each output p; backward =
@@ -42,10 +45,35 @@ namespace xgrad {
 namespace {
 
 using Index = std::ptrdiff_t;
-/// The flat input index of each window's maximum, kept for the backward; uninitialised
-/// memory from the tensor cache (the forward writes every element).
-using ArgMax = detail::CachedBuffer<std::int64_t>;
+/// Where each window's maximum is, kept for the backward: per output element its offset
+/// dy·KW + dx from the window's (unclipped) top-left corner, as uint8 when the window has at
+/// most 256 elements, else int32. Uninitialised memory from the tensor cache (the forward
+/// writes every element).
+class ArgMax {
+ public:
+  ArgMax(std::size_t count, bool wide)
+      : wide_(wide), bytes_(count * (wide ? sizeof(std::int32_t) : sizeof(std::uint8_t))) {}
+  bool wide() const { return wide_; }
+  template <class Offset>
+  Offset* get() const {
+    return reinterpret_cast<Offset*>(bytes_.get());
+  }
+
+ private:
+  bool wide_;
+  detail::CachedBuffer<unsigned char> bytes_;
+};
 using Indices = std::shared_ptr<const ArgMax>;
+
+/// Calls f(Offset{}) with the argmax offset type of `arg`.
+template <class F>
+void with_offset_type(const ArgMax& arg, F&& f) {
+  if (arg.wide()) {
+    f(std::int32_t{});
+  } else {
+    f(std::uint8_t{});
+  }
+}
 
 /// Loops touching fewer elements than this run on one thread (a parallel region costs µs).
 constexpr Index kParallelMinWork = Index{1} << 15;
@@ -69,6 +97,11 @@ struct PoolGeometry {
     return first <= 0 ? 0 : (first + sh - 1) / sh;
   }
   Index oy_end(Index y) const { return std::min<Index>(oh, (y + pad_top) / sh + 1); }
+  // The (unclipped) top-left corner of window (oy, ox); argmax offsets count from there.
+  Index y0(Index oy) const { return oy * sh - pad_top; }
+  Index x0(Index ox) const { return ox * sw - pad_left; }
+  // Offsets fit in one byte for windows of at most 256 elements.
+  bool wide_offsets() const { return kh * kw > 256; }
 
  private:
   Shape to_shape(Index rows, Index cols) const {
@@ -104,10 +137,10 @@ bool parallel(Index work) { return work >= kParallelMinWork; }
 
 // ---- Kernels on raw buffers ------------------------------------------------------------
 
-/// out = max over each window; with kArgmax also the flat input index of the first maximum
-/// (row-major window order: a later element must be strictly greater to win).
-template <bool kArgmax>
-void max_pool_forward(const PoolGeometry& g, const real* in, real* out, std::int64_t* arg) {
+/// out = max over each window; with kArgmax also where the first maximum is (row-major window
+/// order: a later element must be strictly greater to win), as an offset dy·KW + dx.
+template <bool kArgmax, class Offset = std::uint8_t>
+void max_pool_forward(const PoolGeometry& g, const real* in, real* out, Offset* arg) {
   const Index rows = g.n * g.oh, c = g.c;
   const int threads = num_threads();
 #pragma omp parallel for num_threads(threads) \
@@ -118,20 +151,25 @@ void max_pool_forward(const PoolGeometry& g, const real* in, real* out, std::int
     for (Index ox = 0; ox < g.ow; ++ox) {
       const Index xb = g.x_begin(ox), xe = g.x_end(ox);
       const Index o = (r * g.ow + ox) * c;
-      real* best = out + o;
-      const Index first = ((n * g.h + yb) * g.w + xb) * c;
-      std::copy_n(in + first, c, best);
+      real* __restrict best = out + o;
+      std::copy_n(in + ((n * g.h + yb) * g.w + xb) * c, c, best);
       if constexpr (kArgmax) {
-        for (Index k = 0; k < c; ++k) arg[o + k] = first + k;
+        const auto first = static_cast<Offset>((yb - g.y0(oy)) * g.kw + (xb - g.x0(ox)));
+        std::fill_n(arg + o, c, first);
       }
       for (Index y = yb; y < ye; ++y) {
         for (Index x = (y == yb ? xb + 1 : xb); x < xe; ++x) {
-          const Index base = ((n * g.h + y) * g.w + x) * c;
-          const real* v = in + base;
-          for (Index k = 0; k < c; ++k) {
-            const bool greater = v[k] > best[k];
-            best[k] = greater ? v[k] : best[k];
-            if constexpr (kArgmax) arg[o + k] = greater ? base + k : arg[o + k];
+          const real* __restrict v = in + ((n * g.h + y) * g.w + x) * c;
+          if constexpr (kArgmax) {
+            const auto here = static_cast<Offset>((y - g.y0(oy)) * g.kw + (x - g.x0(ox)));
+            Offset* __restrict a = arg + o;
+            for (Index k = 0; k < c; ++k) {
+              const bool greater = v[k] > best[k];
+              best[k] = greater ? v[k] : best[k];
+              a[k] = greater ? here : a[k];
+            }
+          } else {
+            for (Index k = 0; k < c; ++k) best[k] = v[k] > best[k] ? v[k] : best[k];
           }
         }
       }
@@ -139,11 +177,12 @@ void max_pool_forward(const PoolGeometry& g, const real* in, real* out, std::int
   }
 }
 
-/// grad_in = zeros with grad_out[p] added at arg[p]. Each input row (n, y) collects the
-/// indices that point into it from the output rows covering it.
-void max_pool_scatter(const PoolGeometry& g, const std::int64_t* arg, const real* grad_out,
+/// grad_in = zeros with grad_out[p] added at the argmax of window p. Each input row (n, y)
+/// collects the windows' maxima that lie in it from the output rows covering it.
+template <class Offset>
+void max_pool_scatter(const PoolGeometry& g, const Offset* arg, const real* grad_out,
                       real* grad_in) {
-  const Index rows = g.n * g.h, row_len = g.w * g.c, out_row_len = g.ow * g.c;
+  const Index rows = g.n * g.h, row_len = g.w * g.c, c = g.c;
   const int threads = num_threads();
   if (g.sh >= g.kh && g.sw >= g.kw) {
     // Windows do not overlap (the usual 2×2 stride 2): each input element lies in at most one
@@ -154,20 +193,22 @@ void max_pool_scatter(const PoolGeometry& g, const std::int64_t* arg, const real
       const Index n = r / g.h, y = r % g.h;
       real* dst = grad_in + r * row_len;
       const Index oy = (y + g.pad_top) / g.sh;
-      if (oy >= g.oh || y + g.pad_top - oy * g.sh >= g.kh) {
+      if (oy >= g.oh || y - g.y0(oy) >= g.kh) {
         std::fill_n(dst, row_len, real(0));  // between windows
         continue;
       }
       for (Index x = 0; x < g.w; ++x) {
-        real* d = dst + x * g.c;
+        real* __restrict d = dst + x * c;
         const Index ox = (x + g.pad_left) / g.sw;
-        if (ox >= g.ow || x + g.pad_left - ox * g.sw >= g.kw) {
-          std::fill_n(d, g.c, real(0));
+        if (ox >= g.ow || x - g.x0(ox) >= g.kw) {
+          std::fill_n(d, c, real(0));
           continue;
         }
-        const Index o = ((n * g.oh + oy) * g.ow + ox) * g.c;
-        const Index p = (r * g.w + x) * g.c;
-        for (Index k = 0; k < g.c; ++k) d[k] = arg[o + k] == p + k ? grad_out[o + k] : real(0);
+        const Index o = ((n * g.oh + oy) * g.ow + ox) * c;
+        const auto here = static_cast<Offset>((y - g.y0(oy)) * g.kw + (x - g.x0(ox)));
+        const Offset* __restrict a = arg + o;
+        const real* __restrict go = grad_out + o;
+        for (Index k = 0; k < c; ++k) d[k] = a[k] == here ? go[k] : real(0);
       }
     }
     return;
@@ -177,22 +218,36 @@ void max_pool_scatter(const PoolGeometry& g, const std::int64_t* arg, const real
     const Index n = r / g.h, y = r % g.h;
     real* dst = grad_in + r * row_len;
     std::fill_n(dst, row_len, real(0));
-    const Index lo = r * row_len, hi = lo + row_len;
     for (Index oy = g.oy_begin(y), oe = g.oy_end(y); oy < oe; ++oy) {
-      const Index o = (n * g.oh + oy) * out_row_len;
-      for (Index k = 0; k < out_row_len; ++k) {
-        const Index p = arg[o + k];
-        if (p >= lo && p < hi) dst[p - lo] += grad_out[o + k];
+      const Index dy = y - g.y0(oy);  // this row's place in the windows of output row oy
+      for (Index ox = 0; ox < g.ow; ++ox) {
+        const Index o = ((n * g.oh + oy) * g.ow + ox) * c;
+        for (Index k = 0; k < c; ++k) {
+          const Index off = static_cast<Index>(arg[o + k]);
+          if (off / g.kw == dy) dst[(g.x0(ox) + off % g.kw) * c + k] += grad_out[o + k];
+        }
       }
     }
   }
 }
 
-/// out[p] = in[arg[p]] for every output element p.
-void max_pool_gather(const std::int64_t* arg, const real* in, real* out, Index count) {
+/// out[p] = in[argmax of window p] for every output element p.
+template <class Offset>
+void max_pool_gather(const PoolGeometry& g, const Offset* arg, const real* in, real* out) {
+  const Index rows = g.n * g.oh, c = g.c;
   const int threads = num_threads();
-#pragma omp parallel for num_threads(threads) schedule(static) if (parallel(count))
-  for (Index p = 0; p < count; ++p) out[p] = in[arg[p]];
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallel(rows * g.ow * c))
+  for (Index r = 0; r < rows; ++r) {
+    const Index n = r / g.oh, oy = r % g.oh;
+    for (Index ox = 0; ox < g.ow; ++ox) {
+      const Index o = (r * g.ow + ox) * c;
+      for (Index k = 0; k < c; ++k) {
+        const Index off = static_cast<Index>(arg[o + k]);
+        const Index y = g.y0(oy) + off / g.kw, x = g.x0(ox) + off % g.kw;
+        out[o + k] = in[((n * g.h + y) * g.w + x) * c + k];
+      }
+    }
+  }
 }
 
 void avg_pool_forward(const PoolGeometry& g, const real* in, real* out) {
@@ -254,7 +309,9 @@ Tensor max_pool2d_gather(const Tensor& h, const Indices& arg, const PoolGeometry
   const detail::ProfileScope profile_scope("max_pool2d_gather");
   check_same_shape("max_pool2d_gather", "h", h.shape(), "input", g.input_shape());
   Array out = empty_array(g.output_shape());
-  max_pool_gather(arg->get(), h.data(), out.data(), static_cast<Index>(out.size()));
+  with_offset_type(*arg, [&](auto offset) {
+    max_pool_gather(g, arg->get<decltype(offset)>(), h.data(), out.data());
+  });
   return detail::record("max_pool2d_gather", Tensor(std::move(out)), {h},
                         detail::SimpleBackwardFn([arg, g](const Tensor& grad) {
                           return std::vector<Tensor>{max_pool2d_grad(grad, arg, g)};
@@ -268,7 +325,9 @@ Tensor max_pool2d_grad(const Tensor& grad_output, const Indices& arg, const Pool
   check_same_shape("max_pool2d_grad", "grad_output", grad_output.shape(), "output",
                    g.output_shape());
   Array out = empty_array(g.input_shape());
-  max_pool_scatter(g, arg->get(), grad_output.data(), out.data());
+  with_offset_type(*arg, [&](auto offset) {
+    max_pool_scatter(g, arg->get<decltype(offset)>(), grad_output.data(), out.data());
+  });
   return detail::record("max_pool2d_grad", Tensor(std::move(out)), {grad_output},
                         detail::SimpleBackwardFn([arg, g](const Tensor& h) {
                           return std::vector<Tensor>{max_pool2d_gather(h, arg, g)};
@@ -310,11 +369,13 @@ Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options) {
   Array out = empty_array(g.output_shape());
   if (!detail::any_tape_recording()) {
     // Nobody can ask for a gradient: skip the argmax bookkeeping.
-    max_pool_forward<false>(g, input.data(), out.data(), nullptr);
+    max_pool_forward<false>(g, input.data(), out.data(), static_cast<std::uint8_t*>(nullptr));
     return Tensor(std::move(out));
   }
-  auto arg = std::make_shared<ArgMax>(out.size());
-  max_pool_forward<true>(g, input.data(), out.data(), arg->get());
+  auto arg = std::make_shared<ArgMax>(out.size(), g.wide_offsets());
+  with_offset_type(*arg, [&](auto offset) {
+    max_pool_forward<true>(g, input.data(), out.data(), arg->get<decltype(offset)>());
+  });
   // The backward needs only the indices, not the input's values.
   return detail::record(
       "max_pool2d", Tensor(std::move(out)), {input},

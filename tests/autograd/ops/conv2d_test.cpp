@@ -331,6 +331,61 @@ TEST(FusedConv2D, GradientsEqualTheComposedOps) {
   }
 }
 
+// With no tape recording the backward, fused_conv2d runs one chunked pass (relu mask, bias
+// sum and both GEMM gradients per chunk) instead of the composed ops: it must give the
+// composed ops' gradients for every geometry, activation, bias or none, and any subset of
+// needed gradients — including inputs split into several chunks ("many_chunks": 4 images of
+// 64×64×8, a 3×3×8×16 kernel: col and gz rows of 62·(72 + 16) floats, 96 rows per 2 MiB chunk
+// against 248 rows).
+TEST(FusedConv2D, UnrecordedBackwardEqualsTheComposedOps) {
+  std::vector<ConvCase> cases = reference_cases();
+  cases.push_back({"many_chunks", {4, 64, 64, 8}, {3, 3, 8, 16}, opts({1, 1}, {1, 1}, Padding::Valid)});
+  unsigned seed = 200;
+  for (const ConvCase& c : cases) {
+    const Tensor x = random_tensor(c.x, seed++), k = random_tensor(c.k, seed++),
+                 b = random_tensor({c.k[3]}, seed++);
+    const Tensor w = random_tensor(conv2d(x, k, c.options).shape(), seed++);
+    for (const FusedActivation act : {FusedActivation::Relu, FusedActivation::Linear}) {
+      for (const bool with_bias : {true, false}) {
+        for (const bool watch_x : {true, false}) {
+          SCOPED_TRACE(std::string(c.name) + (act == FusedActivation::Relu ? " relu" : " linear") +
+                       (with_bias ? " bias" : "") + (watch_x ? " dx" : ""));
+          std::vector<Tensor> sources{k};
+          if (with_bias) sources.push_back(b);
+          if (watch_x) sources.push_back(x);
+          std::vector<Tensor> fused, composed;
+          {
+            GradientTape tape;
+            for (const Tensor& t : sources) tape.watch(t);
+            const Tensor y = fused_conv2d(x, k, with_bias ? b : Tensor(), c.options, act);
+            fused = tape.gradient(sum(mul(y, w)), sources);
+          }
+          {
+            GradientTape tape;
+            for (const Tensor& t : sources) tape.watch(t);
+            Tensor z = conv2d(x, k, c.options);
+            if (with_bias) z = add(z, b);
+            if (act == FusedActivation::Relu) z = relu(z);
+            composed = tape.gradient(sum(mul(z, w)), sources);
+          }
+          ASSERT_EQ(fused.size(), composed.size());
+          for (std::size_t i = 0; i < fused.size(); ++i) {
+            SCOPED_TRACE(i);
+            ASSERT_EQ(fused[i].shape(), composed[i].shape());
+            double scale = 1;  // sums over many terms: compare relative to the largest
+            for (std::size_t e = 0; e < composed[i].size(); ++e) {
+              scale = std::max<double>(scale, std::abs(composed[i].data()[e]));
+            }
+            for (std::size_t e = 0; e < fused[i].size(); ++e) {
+              ASSERT_NEAR(fused[i].data()[e], composed[i].data()[e], kTol * scale) << "element " << e;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(FusedConv2D, BiasOfTheWrongShapeNamesBothShapes) {
   const Tensor x = Tensor::zeros({1, 4, 4, 2}), k = Tensor::zeros({3, 3, 2, 5});
   try {

@@ -142,6 +142,9 @@ std::vector<PoolCase> reference_cases() {
       {"same_2x2_stride_2_odd_sizes", {3, 27, 25, 7}, pool({2, 2}, {2, 2}, Padding::Same)},
       {"same_stride_larger_than_window", {2, 19, 22, 6}, pool({2, 2}, {3, 3}, Padding::Same)},
       {"same_window_larger_than_input", {2, 3, 2, 3}, pool({5, 4}, {1, 1}, Padding::Same)},
+      // Windows of more than 256 elements keep 4-byte argmax offsets instead of 1-byte ones.
+      {"same_17x17_stride_3_wide_offsets", {2, 40, 37, 4}, pool({17, 17}, {3, 3}, Padding::Same)},
+      {"valid_16x17_tiling_wide_offsets", {2, 48, 34, 3}, pool({16, 17}, {16, 17}, Padding::Valid)},
   };
 }
 // clang-format on
@@ -344,6 +347,9 @@ std::vector<PoolCase> gradient_cases() {
       {"same_3x3_stride_2_overlapping", {1, 5, 5, 3}, pool({3, 3}, {2, 2}, Padding::Same)},
       {"same_nonsquare_2x3_stride_1x2", {2, 4, 5, 2}, pool({2, 3}, {1, 2}, Padding::Same)},
       {"valid_3x3_stride_1", {1, 5, 4, 2}, pool({3, 3}, {1, 1}, Padding::Valid)},
+      // 289- and 272-element windows: 4-byte argmax offsets, overlapping and tiling.
+      {"same_17x17_stride_4x3_wide_offsets", {1, 18, 17, 2}, pool({17, 17}, {4, 3}, Padding::Same)},
+      {"valid_16x17_tiling_wide_offsets", {1, 32, 17, 1}, pool({16, 17}, {16, 17}, Padding::Valid)},
   };
 }
 // clang-format on
