@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "autograd/detail/blas.h"
+#include "autograd/threads.h"
 
 namespace xgrad::detail {
 namespace {
@@ -105,6 +106,9 @@ TEST(Gemm, AllProvidersMatchNaiveLoopForEveryTransposeCombination) {
       {false, false, 300, 32, 9, 5, 2, 4, -1.5, 1},
       {false, false, 9, 64, 700, 1, 9, 6, 2, -0.25},
       {false, false, 128, 96, 160, 16, 16, 16, 1, 1},
+      // deep (small C, K of two and three 65536-blocks and a remainder): the split-K path
+      {false, false, 3, 5, 2 * 65536 + 123, 1, 2, 1, 0.75, 0.5},
+      {false, false, 4, 2, 3 * 65536 + 5, 0, 0, 0, 1, 0},
   };
   for (const GemmProvider provider : kProviders) {
     for (GemmCase t : shapes) {
@@ -146,6 +150,57 @@ TEST(Gemm, BetaZeroDoesNotReadC) {
       ASSERT_FALSE(std::isnan(c[i])) << gemm_provider_name(provider) << " at " << i;
     }
   }
+}
+
+// Deep products are summed in fixed K blocks. With small integers every product and partial
+// sum is exact in float (|sum| <= 4·k < 2^24), so the result must equal the integer dot
+// product exactly, whatever the blocking; also the same bits at 1 and 2 threads, every
+// transpose, beta = 1 adding C, and C not read when beta = 0.
+TEST(Gemm, SplitKIsExactOnIntegersAndDoesNotDependOnTheThreadCount) {
+  const std::size_t m = 6, n = 7, k = 2 * 65536 + 999;
+  auto small_integers = [](std::size_t count, unsigned seed) {
+    std::vector<real> v = random_values(count, seed);
+    for (real& x : v) x = std::round(x * 4);  // -2 .. 2
+    return v;
+  };
+  const auto a = small_integers(m * k, 11), b = small_integers(k * n, 12);
+  const std::vector<real> c_in = small_integers(m * n, 13);
+  const int saved = num_threads();
+  for (const GemmProvider provider : kProviders) {
+    for (int flags = 0; flags < 4; ++flags) {
+      const bool ta = (flags & 1) != 0, tb = (flags & 2) != 0;
+      SCOPED_TRACE(std::string(gemm_provider_name(provider)) + (ta ? " T" : " N") + (tb ? "T" : "N"));
+      // The same values, stored transposed where asked: op(A)[i, p] = a[i·k + p].
+      std::vector<real> sa(a.size()), sb(b.size());
+      for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t p = 0; p < k; ++p) sa[ta ? p * m + i : i * k + p] = a[i * k + p];
+      for (std::size_t p = 0; p < k; ++p)
+        for (std::size_t j = 0; j < n; ++j) sb[tb ? j * k + p : p * n + j] = b[p * n + j];
+      std::vector<std::vector<real>> results;
+      for (const int threads : {1, 2}) {
+        set_num_threads(threads);
+        std::vector<real> c(m * n, std::nanf(""));
+        gemm_with(provider, ta, tb, m, n, k, 1, sa.data(), ta ? m : k, sb.data(), tb ? k : n, 0,
+                  c.data(), n);
+        std::vector<real> c1 = c_in;
+        gemm_with(provider, ta, tb, m, n, k, 1, sa.data(), ta ? m : k, sb.data(), tb ? k : n, 1,
+                  c1.data(), n);
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            long long dot = 0;
+            for (std::size_t p = 0; p < k; ++p) {
+              dot += static_cast<long long>(a[i * k + p]) * static_cast<long long>(b[p * n + j]);
+            }
+            ASSERT_EQ(c[i * n + j], static_cast<real>(dot)) << "threads " << threads << " at (" << i << ", " << j << ")";
+            ASSERT_EQ(c1[i * n + j], static_cast<real>(dot) + c_in[i * n + j]) << "beta = 1 at (" << i << ", " << j << ")";
+          }
+        }
+        results.push_back(c);
+      }
+      EXPECT_EQ(results[0], results[1]);
+    }
+  }
+  set_num_threads(saved);
 }
 
 TEST(Gemm, EmptyProductsScaleOrKeepC) {
