@@ -75,7 +75,7 @@ int main(int argc, char** argv) try {
        "contrastive (label 1 = same class), euclidean (same-class pairs only; collapses alone) or triplet")
       ("margin", po::value(&c.margin)->default_value(defaults.margin), "margin of the contrastive/triplet loss")
       ("positive-margin", po::value(&c.positive_margin)->default_value(defaults.positive_margin),
-       "contrastive: same-class pairs closer than this are not pulled further (0: Hadsell et al.)")
+       "contrastive: same-class pairs closer than this are not pulled further (0: Hadsell et al.); must be < --margin")
       ("optimizer", po::value(&c.optimizer)->default_value(defaults.optimizer), "adam, adamw, sgd (momentum 0.9) or rmsprop")
       ("learning-rate", po::value(&c.learning_rate)->default_value(defaults.learning_rate), "(initial) learning rate")
       ("lr-schedule", po::value(&c.lr_schedule)->default_value(defaults.lr_schedule),

@@ -417,7 +417,8 @@ void validate(const TrainConfig& c) {
   }
   if (!one_of(c.split_by, {"image", "class"})) bad_flag("split-by", "must be image or class; got '" + c.split_by + "'");
   if (!(c.margin > 0) || !std::isfinite(c.margin)) bad_flag("margin", "must be > 0; got " + std::to_string(c.margin));
-  if (!(c.positive_margin >= 0 && c.positive_margin < c.margin)) {
+  // Only the contrastive loss has a positive margin; the others ignore it.
+  if (c.loss == "contrastive" && !(c.positive_margin >= 0 && c.positive_margin < c.margin)) {
     bad_flag("positive-margin", "must be in [0, --margin) = [0, " + std::to_string(c.margin) + "); got " +
                                     std::to_string(c.positive_margin));
   }

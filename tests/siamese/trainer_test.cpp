@@ -807,6 +807,13 @@ TEST(TrainerValidate, EachBadSettingNamesItsFlag) {
   ok.model = "seed";
   ok.height = ok.width = 3;
   EXPECT_NO_THROW(validate(ok));
+  // The positive margin belongs to the contrastive loss: a small triplet margin is fine.
+  TrainConfig triplet;
+  triplet.loss = "triplet";
+  triplet.margin = 0.05;
+  EXPECT_NO_THROW(validate(triplet));
+  triplet.loss = "contrastive";
+  EXPECT_THAT(error_of<std::invalid_argument>([&] { validate(triplet); }), StartsWith("--positive-margin: "));
 }
 
 TEST_F(TrainerTest, DataErrors) {
