@@ -18,7 +18,12 @@ void check_rank(std::string_view op, std::string_view name, const Shape& shape, 
                 std::string_view layout) {
   if (shape.size() == rank) return;
   std::string msg = std::string(name) + " must be rank " + std::to_string(rank);
-  if (!layout.empty()) msg += " " + std::string(layout);
+  if (!layout.empty()) {
+    // Appended piece by piece: `" " + std::string(...)` trips GCC 12's -Wrestrict false
+    // positive (GCC bug 105651).
+    msg += ' ';
+    msg += layout;
+  }
   fail(op, msg + "; got " + std::string(name) + ".shape=" + shape_to_string(shape));
 }
 

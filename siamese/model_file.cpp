@@ -12,8 +12,6 @@ namespace {
 constexpr double kFormatVersion = 1;
 const char* const kPresets[] = {"small", "seed"};
 
-Tensor scalar(double v) { return Tensor::from_vector({1}, {static_cast<real>(v)}); }
-
 double read_scalar(const NamedTensors& entries, const std::string& name, const std::string& path) {
   Tensor t = find_entry(entries, name);
   if (!t.defined()) throw std::runtime_error(path + ": not a siamese model file (no '" + name + "' entry)");
@@ -37,6 +35,8 @@ std::size_t read_size(const NamedTensors& entries, const std::string& name, cons
 
 }  // namespace
 
+Tensor scalar_entry(double value) { return Tensor::from_vector({1}, {static_cast<real>(value)}); }
+
 Tensor find_entry(const NamedTensors& entries, const std::string& name) {
   for (const auto& [n, t] : entries) {
     if (n == name) return t;
@@ -58,13 +58,13 @@ void save_model(const std::string& path, const SiameseNetwork& network, const Mo
     if (info.preset == kPresets[i]) preset = double(i);
   }
   if (preset < 0) throw std::invalid_argument("save_model: unknown preset '" + info.preset + "'");
-  entries.emplace_back("config/format_version", scalar(kFormatVersion));
-  entries.emplace_back("config/preset", scalar(preset));
-  entries.emplace_back("config/height", scalar(double(info.height)));
-  entries.emplace_back("config/width", scalar(double(info.width)));
-  entries.emplace_back("config/channels", scalar(double(info.channels)));
-  entries.emplace_back("config/distance", scalar(info.distance == Distance::Cosine ? 1 : 0));
-  entries.emplace_back("config/threshold", scalar(info.threshold));
+  entries.emplace_back("config/format_version", scalar_entry(kFormatVersion));
+  entries.emplace_back("config/preset", scalar_entry(preset));
+  entries.emplace_back("config/height", scalar_entry(double(info.height)));
+  entries.emplace_back("config/width", scalar_entry(double(info.width)));
+  entries.emplace_back("config/channels", scalar_entry(double(info.channels)));
+  entries.emplace_back("config/distance", scalar_entry(info.distance == Distance::Cosine ? 1 : 0));
+  entries.emplace_back("config/threshold", scalar_entry(info.threshold));
   entries.insert(entries.end(), extra.begin(), extra.end());
   save_npz(path, entries);
 }

@@ -47,4 +47,8 @@ LoadedModel load_model(const std::string& path);
 /// The entry named `name`, or an undefined Tensor.
 Tensor find_entry(const NamedTensors& entries, const std::string& name);
 
+/// A one-value entry (shape [1]) of a model or checkpoint file: configuration numbers and the
+/// trainer's run state.
+Tensor scalar_entry(double value);
+
 }  // namespace xgrad::siamese

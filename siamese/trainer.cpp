@@ -344,7 +344,6 @@ PairBatch evaluation_pairs(const ImageDataset& data, const std::vector<std::size
   }
 }
 
-Tensor scalar(double v) { return Tensor::from_vector({1}, {static_cast<real>(v)}); }
 
 // `t` rounded to float32, as save_npz stores it.
 Tensor as_float32(const Tensor& t) {
@@ -651,10 +650,10 @@ RunResult run(const TrainConfig& config_in) {
       progress.finish(summary.str());
       NamedTensors extra;
       for (auto& [name, t] : optimizer->state(vars)) extra.emplace_back(layers::kOptimizerPrefix + name, t);
-      extra.emplace_back("trainer/epoch", scalar(epoch + 1));
-      extra.emplace_back("trainer/best_epoch", scalar(best_epoch));
-      extra.emplace_back("trainer/best_val_auc", scalar(best_auc));
-      extra.emplace_back("trainer/seconds", scalar(trained_seconds));
+      extra.emplace_back("trainer/epoch", scalar_entry(epoch + 1));
+      extra.emplace_back("trainer/best_epoch", scalar_entry(best_epoch));
+      extra.emplace_back("trainer/best_val_auc", scalar_entry(best_auc));
+      extra.emplace_back("trainer/seconds", scalar_entry(trained_seconds));
       write_text_atomic(checkpoint_key_path, resume_key(c));
       save_model(checkpoint_path, *net, info, extra);
       // The checkpoint holds float32 values (npz): go on from exactly what it holds, so that a
