@@ -9,7 +9,10 @@
 //
 // Threads: both providers run on xgrad::num_threads() threads. set_num_threads calls
 // openblas_set_num_threads and omp_set_num_threads; oneDNN (GNU OpenMP build) reads the
-// latter at each call, so it must be called from the thread that runs the GEMMs.
+// latter at each call, so it must be called from the thread that runs the GEMMs. Deep
+// products (m·n ≤ 2^16, k ≥ 2^17) are split into fixed 2^16-wide K blocks, one
+// single-threaded provider call per block in parallel, summed in block order: the result
+// does not depend on the thread count.
 
 #include <cstddef>
 

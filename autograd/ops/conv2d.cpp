@@ -17,6 +17,12 @@
 // output rows; backprop_filter accumulates chunk by chunk with beta = 1). A 1×1 kernel with
 // stride 1 needs no im2col at all: the NHWC input already is the [N·H·W, C] col matrix.
 //
+// fused_conv2d's backward. Under a recording tape (a gradient of the gradient will be taken)
+// it is composed of differentiable ops: relu_grad, the two gradient ops and a sum for the
+// bias. Otherwise (the usual training step) fused_conv_backward does it in one chunked pass:
+// per chunk, the relu mask and bias sums, then both gradient GEMMs on the masked chunk while
+// it is in cache. Bias sums are taken over fixed 64-pixel blocks and added in block order.
+//
 // Threads and determinism. im2col is parallel over col rows (each written by one thread).
 // col2im is parallel over input rows (n, y): the thread owning a row gathers every
 // contribution to it from the chunk's col rows in a fixed order (tap row i, then ox), so no
