@@ -19,7 +19,7 @@
 //
 // fused_conv2d's backward. Under a recording tape (a gradient of the gradient will be taken)
 // it is composed of differentiable ops: relu_grad, the two gradient ops and a sum for the
-// bias. Otherwise (the usual training step) fused_conv_backward does it in one chunked pass:
+// bias. Otherwise (the usual training step) chunked_backward does it in one chunked pass:
 // per chunk, the relu mask and bias sums, then both gradient GEMMs on the masked chunk while
 // it is in cache. Bias sums are taken over fixed 64-pixel blocks and added in block order.
 //
@@ -310,48 +310,6 @@ void conv_forward(const Geometry& g, const real* input, const real* kernel, real
   }
 }
 
-void conv_backprop_input(const Geometry& g, const real* grad_out, const real* kernel,
-                         real* grad_in) {
-  const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
-  if (g.pointwise()) {
-    detail::gemm(false, true, static_cast<std::size_t>(g.n * g.h * g.w), taps, o, 1, grad_out, o,
-                 kernel, o, 0, grad_in, taps);
-    return;
-  }
-  std::fill_n(grad_in, g.n * g.h * g.w * g.c, real(0));
-  if (g.rows() == 0) return;
-  const Index chunk = chunk_rows(g);
-  auto col = workspace(g, chunk);
-  for (Index row0 = 0; row0 < g.rows(); row0 += chunk) {
-    const Index rows = std::min(chunk, g.rows() - row0);
-    detail::gemm(false, true, static_cast<std::size_t>(rows * g.ow), taps, o, 1,
-                 grad_out + row0 * g.ow * g.o, o, kernel, o, 0, col.get(), taps);
-    col2im_add(g, col.get(), row0, rows, grad_in);
-  }
-}
-
-void conv_backprop_filter(const Geometry& g, const real* input, const real* grad_out,
-                          real* grad_kernel) {
-  const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
-  if (g.rows() == 0) {
-    std::fill_n(grad_kernel, g.taps() * g.o, real(0));
-    return;
-  }
-  if (g.pointwise()) {
-    detail::gemm(true, false, taps, o, static_cast<std::size_t>(g.n * g.h * g.w), 1, input, taps,
-                 grad_out, o, 0, grad_kernel, o);
-    return;
-  }
-  const Index chunk = chunk_rows(g);
-  auto col = workspace(g, chunk);
-  for (Index row0 = 0; row0 < g.rows(); row0 += chunk) {
-    const Index rows = std::min(chunk, g.rows() - row0);
-    im2col(g, input, row0, rows, col.get());
-    detail::gemm(true, false, taps, o, static_cast<std::size_t>(rows * g.ow), 1, col.get(), taps,
-                 grad_out + row0 * g.ow * g.o, o, row0 == 0 ? 0 : 1, grad_kernel, o);
-  }
-}
-
 /// Pixels per block of the fused backward's bias sum: a fixed size, so the sum's order (and
 /// result) does not depend on the thread count.
 constexpr Index kBiasBlock = 64;
@@ -385,13 +343,15 @@ void mask_and_block_sums(const real* grad, const real* y, Index pixels, Index o,
   }
 }
 
-/// The whole backward of fused_conv2d on raw buffers, when no tape records it: the relu mask,
-/// the bias sum and both GEMM gradients run chunk by chunk, so the masked gradient gz is never
-/// materialised whole and every chunk of it is read while it is still in cache (the composed
-/// backward makes three full passes over gz). `y` is the forward output (relu) or null; any
-/// of the three results may be null (not needed). Not for pointwise geometries.
-void fused_conv_backward(const Geometry& g, const real* input, const real* kernel, const real* grad,
-                         const real* y, real* grad_input, real* grad_kernel, real* grad_bias) {
+/// The gradients of a convolution, chunk by chunk: gz = grad masked by relu (y > 0) when `y`
+/// is given, then per chunk the bias sum, the filter gradient (im2col + GEMM, accumulated)
+/// and the input gradient (GEMM + col2im). Serves conv2d_backprop_input/_filter (one result
+/// each) and fused_conv2d's backward when no tape records it, where gz is then never
+/// materialised whole and every chunk of it is read while it is still in cache (the
+/// composed backward makes three full passes over gz). Any of the three results may be null
+/// (not needed). Not for pointwise geometries.
+void chunked_backward(const Geometry& g, const real* input, const real* kernel, const real* grad,
+                      const real* y, real* grad_input, real* grad_kernel, real* grad_bias) {
   const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
   if (grad_input) std::fill_n(grad_input, g.n * g.h * g.w * g.c, real(0));
   if (grad_kernel) std::fill_n(grad_kernel, g.taps() * g.o, real(0));
@@ -438,6 +398,28 @@ void fused_conv_backward(const Geometry& g, const real* input, const real* kerne
       col2im_add(g, col.get(), row0, rows, grad_input);
     }
   }
+}
+
+void conv_backprop_input(const Geometry& g, const real* grad_out, const real* kernel,
+                         real* grad_in) {
+  if (!g.pointwise()) {
+    chunked_backward(g, nullptr, kernel, grad_out, nullptr, grad_in, nullptr, nullptr);
+    return;
+  }
+  const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
+  detail::gemm(false, true, static_cast<std::size_t>(g.n * g.h * g.w), taps, o, 1, grad_out, o,
+               kernel, o, 0, grad_in, taps);
+}
+
+void conv_backprop_filter(const Geometry& g, const real* input, const real* grad_out,
+                          real* grad_kernel) {
+  if (!g.pointwise() || g.rows() == 0) {
+    chunked_backward(g, input, nullptr, grad_out, nullptr, nullptr, grad_kernel, nullptr);
+    return;
+  }
+  const auto taps = static_cast<std::size_t>(g.taps()), o = static_cast<std::size_t>(g.o);
+  detail::gemm(true, false, taps, o, static_cast<std::size_t>(g.n * g.h * g.w), 1, input, taps,
+               grad_out, o, 0, grad_kernel, o);
 }
 
 std::string shapes(const char* name_a, const Shape& a, const char* name_b, const Shape& b) {
@@ -577,7 +559,7 @@ Tensor fused_conv2d(const Tensor& input, const Tensor& kernel, const Tensor& bia
           if (needed[0]) gi = empty_array(input.shape());
           if (needed[1]) gk = empty_array(kernel.shape());
           if (has_bias && needed[2]) gb = empty_array({kernel.shape()[3]});
-          fused_conv_backward(g, input.data(), kernel.data(), grad.data(), relu ? y.data() : nullptr,
+          chunked_backward(g, input.data(), kernel.data(), grad.data(), relu ? y.data() : nullptr,
                               needed[0] ? gi.data() : nullptr, needed[1] ? gk.data() : nullptr,
                               has_bias && needed[2] ? gb.data() : nullptr);
           std::vector<Tensor> grads{needed[0] ? Tensor(std::move(gi)) : Tensor(),
