@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <xsimd/xsimd.hpp>
 
 #include "autograd/autograd.h"
 #include "autograd/detail/blas.h"
@@ -58,6 +59,35 @@ void BM_RawBlasGemm(benchmark::State& state) {
 }
 BENCHMARK(BM_RawBlasGemm)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The machine's FMA peak on xgrad::num_threads() threads: independent register-resident FMA
+// chains (16 per thread, enough to cover the FMA latency on two ports), nothing loaded or
+// stored. It is the 100% that "per cent of peak" figures in README.md refer to; measured in the
+// same run as the GEMM rows, so a busy neighbour on this shared machine lowers both.
+void BM_FmaPeak(benchmark::State& state) {
+  using Batch = xsimd::batch<real>;
+  constexpr int kChains = 16, kSteps = 1 << 18;
+  const int threads = num_threads();
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    {
+      real mul = real(0.999999), add = real(1e-7);
+      benchmark::DoNotOptimize(mul);
+      benchmark::DoNotOptimize(add);
+      const Batch m(mul), c(add);
+      Batch acc[kChains];
+      for (int i = 0; i < kChains; ++i) acc[i] = Batch(real(1) + real(i) * real(1e-3));
+      for (int step = 0; step < kSteps; step += 64) {
+        for (int u = 0; u < 64; ++u)
+          for (int i = 0; i < kChains; ++i) acc[i] = xsimd::fma(acc[i], m, c);
+        // Keeps the chains live (and unfoldable) at a cost of one store per 64 FMAs each.
+        for (int i = 0; i < kChains; ++i) benchmark::DoNotOptimize(acc[i]);
+      }
+    }
+  }
+  set_flops(state, 2.0 * Batch::size * kChains * kSteps * threads);
+}
+BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // GEMM providers compared on the shapes the models run (registered in main as
 // BM_Gemm/<shape>/<provider>, provider = openblas | dnnl | auto): the figures behind the
 // dispatch rule in autograd/detail/blas.cpp. Each shape is one detail::gemm call exactly as
@@ -99,6 +129,10 @@ constexpr GemmShape kGemmShapes[] = {
     {"seed_dense_fwd", false, false, 64, 128, 1806336, 0},
     {"seed_dense_dx", false, true, 64, 1806336, 128, 0},
     {"seed_dense_dw", true, false, 1806336, 128, 64, 0},
+    // The same Dense layer at batch 128 pairs (256 rows): four times the reuse of each weight.
+    {"seed_dense_fwd_b128", false, false, 256, 128, 1806336, 0},
+    {"seed_dense_dx_b128", false, true, 256, 1806336, 128, 0},
+    {"seed_dense_dw_b128", true, false, 1806336, 128, 256, 0},
 };
 
 // Operand buffers shared by every BM_Gemm run (A, B, C): grown on demand and filled once, so

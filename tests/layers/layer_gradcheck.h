@@ -30,6 +30,7 @@
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduce.h"
 #include "layers/layer.h"
+#include "tests/support/expect.h"
 
 namespace xgrad::layers::testing {
 
@@ -222,27 +223,12 @@ inline void expect_shape_errors(Layer& layer, const Shape& built, const Shape& c
 /// Tolerance of value comparisons: round-off of a few float (or double) operations.
 inline constexpr double kValueTol = sizeof(real) == 8 ? 1e-12 : 1e-5;
 
-/// `actual` has `shape` and values within tol·max(1, |expected|) of `expected` (row-major).
+/// `actual` has `shape` and values within tol·max(1, |expected|) of `expected` (row-major):
+/// the shared check, with this build's round-off as the default tolerance.
 inline ::testing::AssertionResult tensor_near(const Tensor& actual, const Shape& shape,
                                               const std::vector<double>& expected,
                                               double tol = kValueTol) {
-  if (actual.shape() != shape) {
-    return ::testing::AssertionFailure() << "shape " << shape_to_string(actual.shape())
-                                         << ", expected " << shape_to_string(shape);
-  }
-  if (expected.size() != actual.size()) {
-    return ::testing::AssertionFailure() << "test bug: " << expected.size()
-                                         << " expected values for shape " << shape_to_string(shape);
-  }
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const double a = static_cast<double>(actual.data()[i]);
-    if (!(std::abs(a - expected[i]) <= tol * std::max(1.0, std::abs(expected[i])))) {
-      return ::testing::AssertionFailure()
-             << "element " << shape_to_string(detail::unravel(i, shape)) << " is " << a
-             << ", expected " << expected[i] << " (tol " << tol << ")";
-    }
-  }
-  return ::testing::AssertionSuccess();
+  return xgrad::testing::tensor_near(actual, shape, expected, tol);
 }
 
 /// Variable names, for EXPECT_THAT(names(layer.variables()), ElementsAre(...)).

@@ -15,54 +15,14 @@
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/tensor.h"
+#include "tests/support/expect.h"
 
 namespace xgrad {
 namespace {
 
 using ::testing::HasSubstr;
-
-// The what() of the std::invalid_argument that `f` throws; fails the test (and returns "")
-// when nothing or another exception type is thrown.
-template <class F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected std::invalid_argument, got another exception: " << e.what();
-    return "";
-  } catch (...) {
-    ADD_FAILURE() << "expected std::invalid_argument, got a non-standard exception";
-    return "";
-  }
-  ADD_FAILURE() << "expected std::invalid_argument, but nothing was thrown";
-  return "";
-}
-
-// Shape equality and |actual - expected| <= rtol * max(1, |expected|) element by element
-// (1e-5 is a few dozen float ulps, so the same tests pass in the float and double builds).
-::testing::AssertionResult tensor_near(const Tensor& actual, const Shape& shape,
-                                       const std::vector<double>& expected, double rtol = 1e-5) {
-  if (!actual.defined()) return ::testing::AssertionFailure() << "tensor is undefined";
-  if (actual.shape() != shape) {
-    return ::testing::AssertionFailure() << "shape " << shape_to_string(actual.shape())
-                                         << ", expected " << shape_to_string(shape);
-  }
-  const std::vector<real> v = actual.to_vector();
-  if (v.size() != expected.size()) {
-    return ::testing::AssertionFailure() << v.size() << " values, expected " << expected.size();
-  }
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const double tol = rtol * std::max(1.0, std::abs(expected[i]));
-    if (!(std::abs(static_cast<double>(v[i]) - expected[i]) <= tol)) {
-      return ::testing::AssertionFailure() << "flat index " << i << ": got " << v[i]
-                                           << ", expected " << expected[i] << " (tol " << tol
-                                           << ") in " << actual;
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
+using testing::invalid_argument_message;
+using testing::tensor_near;
 
 // ---------------------------------------------------------------------------------------------
 // Forward values

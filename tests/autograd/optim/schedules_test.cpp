@@ -17,31 +17,19 @@
 #include "autograd/optim/sgd.h"
 #include "autograd/tensor.h"
 #include "autograd/variable.h"
+#include "tests/support/expect.h"
 
 namespace xgrad::optim {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 
 // Relative tolerance: float rounding in the float build, a few ulps in the double build.
 constexpr double kRel = std::is_same_v<real, float> ? 1e-6 : 1e-12;
 
 void expect_close(double actual, double expected) {
   EXPECT_NEAR(actual, expected, kRel * std::abs(expected) + 1e-30) << "expected " << expected;
-}
-
-template <class F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected std::invalid_argument, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected std::invalid_argument, but nothing was thrown";
-  return "";
 }
 
 TEST(ScheduleConstant, SameValueAtEveryStep) {
