@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/expect.h"
 #include "tests/support/numpy_script.h"
 #include "tests/support/temp_dir.h"
 #include <sys/resource.h>
@@ -19,7 +20,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -32,7 +32,9 @@ namespace xgrad {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_message;
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 using ::testing::Not;
 
 // ---------------------------------------------------------------------------------------------
@@ -74,34 +76,6 @@ std::string from_hex(std::string_view hex) {
     if (auto r = same_bits(a[i].second, b[i].second); !r) return r << " in '" << a[i].first << "'";
   }
   return ::testing::AssertionSuccess();
-}
-
-// The message of the std::runtime_error `f` throws; a test failure when it throws nothing or
-// another type.
-std::string runtime_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected std::runtime_error, got another exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected std::runtime_error, nothing thrown";
-  return {};
-}
-
-std::string invalid_argument_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected std::invalid_argument, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected std::invalid_argument, nothing thrown";
-  return {};
 }
 
 // The value a saved `v` loads back as: float32 on disk.
@@ -403,7 +377,7 @@ TEST(NpyLoad, RejectsUnsupportedAndMalformedFiles) {
   const std::string path = dir.file("bad.npy");
   auto error = [&](const std::string& bytes) {
     write_bytes(path, bytes);
-    const std::string msg = runtime_error_of([&] { load_npy(path); });
+    const std::string msg = error_message<std::runtime_error>([&] { load_npy(path); });
     EXPECT_THAT(msg, HasSubstr(path));
     return msg;
   };
@@ -462,7 +436,7 @@ TEST(NpzLoad, RejectsBadArchives) {
   const std::string path = dir.file("bad.npz");
   auto error = [&](const std::string& bytes) {
     write_bytes(path, bytes);
-    const std::string msg = runtime_error_of([&] { load_npz(path); });
+    const std::string msg = error_message<std::runtime_error>([&] { load_npz(path); });
     EXPECT_THAT(msg, HasSubstr(path));
     return msg;
   };
@@ -507,11 +481,11 @@ TEST(NpzLoad, RejectsBadArchives) {
 TEST(NpzLoad, MissingFileAndDirectoryNameThePath) {
   TempDir dir;
   const std::string missing = dir.file("no_such.npz");
-  std::string msg = runtime_error_of([&] { load_npz(missing); });
+  std::string msg = error_message<std::runtime_error>([&] { load_npz(missing); });
   EXPECT_THAT(msg, HasSubstr(missing));
   EXPECT_THAT(msg, HasSubstr("No such file"));
-  EXPECT_THAT(runtime_error_of([&] { load_npy(missing); }), HasSubstr(missing));
-  msg = runtime_error_of([&] { load_npz(dir.path().string()); });
+  EXPECT_THAT(error_message<std::runtime_error>([&] { load_npy(missing); }), HasSubstr(missing));
+  msg = error_message<std::runtime_error>([&] { load_npz(dir.path().string()); });
   EXPECT_THAT(msg, HasSubstr("not a regular file"));
 }
 
@@ -541,7 +515,7 @@ TEST(NpzCorruption, EveryTruncationFails) {
   for (const CorpusFile& f : corpus(dir)) {
     for (std::size_t len = 0; len < f.bytes.size(); ++len) {
       write_bytes(path, f.bytes.substr(0, len));
-      const std::string msg = runtime_error_of([&] { load_npz(path); });
+      const std::string msg = error_message<std::runtime_error>([&] { load_npz(path); });
       ASSERT_THAT(msg, HasSubstr(path)) << f.label << " cut at " << len;
     }
   }
@@ -581,7 +555,7 @@ TEST(NpyCorruption, EveryTruncationFailsAndFlipsFailOrLoadTheSame) {
   const Tensor expected = load_npy(path);
   for (std::size_t len = 0; len < bytes.size(); ++len) {
     write_bytes(path, bytes.substr(0, len));
-    ASSERT_THAT(runtime_error_of([&] { load_npy(path); }), HasSubstr(path)) << len;
+    ASSERT_THAT(error_message<std::runtime_error>([&] { load_npy(path); }), HasSubstr(path)) << len;
   }
   // An .npy has no checksum: flips in the data change values; elsewhere they fail or are
   // harmless (header padding).
@@ -608,28 +582,29 @@ TEST(NpzSave, RejectsBadNamesBeforeWriting) {
   for (const std::string& name :
        std::vector<std::string>{"", "/abs", "a/../b", "..", ".", "a//b", "a/", "a\\b",
                                 std::string("a\0b", 3), std::string("\xff\xfe")}) {
-    const std::string msg = invalid_argument_of([&] { save_npz(path, {{name, t}}); });
+    const std::string msg = invalid_argument_message([&] { save_npz(path, {{name, t}}); });
     EXPECT_THAT(msg, HasSubstr("array name")) << name;
   }
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 save_npz(path, {{"a", t}, {"b", t}, {"a", t}});
               }),
               HasSubstr("duplicate array name 'a'"));
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 save_npz(path, {{"a", Tensor()}});
               }),
               HasSubstr("undefined"));
-  EXPECT_THAT(invalid_argument_of([&] { save_npy(path, Tensor()); }), HasSubstr("undefined"));
+  EXPECT_THAT(invalid_argument_message([&] { save_npy(path, Tensor()); }), HasSubstr("undefined"));
   EXPECT_TRUE(dir.list().empty());
 }
 
 TEST(NpzSave, MissingDirectoryThrowsAndLeavesNothing) {
   TempDir dir;
   const std::string path = dir.file("missing/w.npz");
-  std::string msg = runtime_error_of([&] { save_npz(path, sample_arrays()); });
+  std::string msg = error_message<std::runtime_error>([&] { save_npz(path, sample_arrays()); });
   EXPECT_THAT(msg, HasSubstr(path));
   EXPECT_THAT(msg, HasSubstr("No such file or directory"));
-  EXPECT_THAT(runtime_error_of([&] { save_npy(path, ramp({2})); }), HasSubstr(path));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { save_npy(path, ramp({2})); }),
+              HasSubstr(path));
   EXPECT_TRUE(dir.list().empty());
 }
 
@@ -637,7 +612,8 @@ TEST(NpzSave, TargetIsADirectoryThrowsAndLeavesNoTemporary) {
   TempDir dir;
   fs::create_directory(dir.path() / "taken.npz");
   const std::string path = dir.file("taken.npz");
-  EXPECT_THAT(runtime_error_of([&] { save_npz(path, sample_arrays()); }), HasSubstr(path));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { save_npz(path, sample_arrays()); }),
+              HasSubstr(path));
   EXPECT_EQ(dir.list(), std::vector<std::string>{"taken.npz"});
 }
 
@@ -657,8 +633,8 @@ TEST(NpzSave, FailedWriteKeepsTheOldFile) {
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string msg_npz, msg_npy;
   try {
-    msg_npz = runtime_error_of([&] { save_npz(path, {{"big", ramp({100000})}}); });
-    msg_npy = runtime_error_of([&] { save_npy(path, ramp({100000})); });
+    msg_npz = error_message<std::runtime_error>([&] { save_npz(path, {{"big", ramp({100000})}}); });
+    msg_npy = error_message<std::runtime_error>([&] { save_npy(path, ramp({100000})); });
   } catch (...) {
   }
   ::setrlimit(RLIMIT_FSIZE, &saved);
@@ -785,11 +761,11 @@ print('ok')
   EXPECT_TRUE(same_bits(load_npy(dir.file("single.npy"), &dtype), expected[1].second));
   EXPECT_EQ(dtype, "float64");
   EXPECT_TRUE(same_bits(load_npy(dir.file("fortran.npy")), expected[7].second));
-  std::string msg = runtime_error_of([&] { load_npz(dir.file("complex.npz")); });
+  std::string msg = error_message<std::runtime_error>([&] { load_npz(dir.file("complex.npz")); });
   EXPECT_THAT(msg, HasSubstr(dir.file("complex.npz")));
   EXPECT_THAT(msg, HasSubstr("entry 'c.npy'"));
   EXPECT_THAT(msg, HasSubstr("'<c8'"));
-  msg = runtime_error_of([&] { load_npy(dir.file("object.npy")); });
+  msg = error_message<std::runtime_error>([&] { load_npy(dir.file("object.npy")); });
   EXPECT_THAT(msg, HasSubstr(dir.file("object.npy")));
   EXPECT_THAT(msg, HasSubstr("'|O'"));
 }

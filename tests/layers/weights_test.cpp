@@ -23,7 +23,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
@@ -38,6 +37,7 @@
 #include "autograd/optim/adam.h"
 #include "layers/layers.h"
 #include "tests/layers/layer_gradcheck.h"
+#include "tests/support/expect.h"
 #include "tests/support/random.h"
 #include "tests/support/temp_dir.h"
 
@@ -49,6 +49,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::names;
 using ::testing::Not;
+using xgrad::testing::error_message;
 using Layers = std::vector<std::shared_ptr<Layer>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -57,22 +58,6 @@ using Layers = std::vector<std::shared_ptr<Layer>>;
 using xgrad::testing::read_bytes;
 using xgrad::testing::TempDir;
 using xgrad::testing::write_bytes;
-
-// The message of the exception of type E that `f` throws; a test failure when it throws
-// nothing or another type.
-template <class E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected another exception type, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "nothing thrown";
-  return {};
-}
 
 // The value a saved tensor loads back as: float32 on disk (the identity in the float build).
 Tensor stored(const Tensor& t) {
@@ -337,7 +322,7 @@ print('ok')
 
   // An integer array for a weight: an error naming the variable and the dtype; nothing loaded.
   const std::string path = dir.file("int64.npz");
-  const std::string msg = error_of<std::runtime_error>([&] { load_weights(path, *model); });
+  const std::string msg = error_message<std::runtime_error>([&] { load_weights(path, *model); });
   EXPECT_THAT(msg, HasSubstr(path));
   EXPECT_THAT(msg, HasSubstr("'tower/dense/bias'"));
   EXPECT_THAT(msg, HasSubstr("has dtype int64; expected float32 or float64"));
@@ -371,7 +356,7 @@ TEST(Weights, MismatchesAreListedInOneErrorAndChangeNothing) {
   optim::Adam adam;
   for (optim::Adam* optimizer : {static_cast<optim::Adam*>(nullptr), &adam}) {
     const std::string msg =
-        error_of<std::runtime_error>([&] { load_weights(path, *model, optimizer); });
+        error_message<std::runtime_error>([&] { load_weights(path, *model, optimizer); });
     EXPECT_THAT(msg, HasSubstr(path));
     EXPECT_THAT(msg, HasSubstr("'tower/dense/bias' [8]"));
     EXPECT_THAT(msg, HasSubstr("'tower/conv2d/kernel'"));
@@ -396,7 +381,7 @@ TEST(Weights, MismatchesAreListedInOneErrorAndChangeNothing) {
     }
     if (std::string(only) == "extra") one.emplace_back("tower/dense_2/bias", Tensor::ones({3}));
     save_npz(path, one);
-    const std::string msg = error_of<std::runtime_error>([&] { load_weights(path, *model); });
+    const std::string msg = error_message<std::runtime_error>([&] { load_weights(path, *model); });
     EXPECT_THAT(msg,
                 HasSubstr(std::string(only) == "extra" ? "tower/dense_2/bias" : "tower/dense_1/"))
         << only;
@@ -466,7 +451,7 @@ TEST(Weights, OptimizerArgumentNeedsOptimizerStateInTheFile) {
   // A weights-only file with an optimizer: a clear error, and nothing loaded.
   optim::Adam fresh;
   std::string msg =
-      error_of<std::runtime_error>([&] { load_weights(weights_path, *other, &fresh); });
+      error_message<std::runtime_error>([&] { load_weights(weights_path, *other, &fresh); });
   EXPECT_THAT(msg, HasSubstr(weights_path));
   EXPECT_THAT(msg, HasSubstr("no optimizer state"));
   EXPECT_TRUE(same_arrays(snapshot(*other), before));
@@ -475,7 +460,7 @@ TEST(Weights, OptimizerArgumentNeedsOptimizerStateInTheFile) {
   // State for another optimizer configuration (amsgrad also has "vhat"): the optimizer's error,
   // and neither the model nor the optimizer changed.
   optim::Adam amsgrad({.amsgrad = true});
-  msg = error_of<std::runtime_error>([&] { load_weights(state_path, *other, &amsgrad); });
+  msg = error_message<std::runtime_error>([&] { load_weights(state_path, *other, &amsgrad); });
   EXPECT_THAT(msg, HasSubstr(state_path));
   EXPECT_THAT(msg, HasSubstr("optimizer state"));
   EXPECT_THAT(msg, HasSubstr("'tower/conv2d/kernel/vhat'"));
@@ -489,7 +474,7 @@ TEST(Weights, OptimizerArgumentNeedsOptimizerStateInTheFile) {
   }
   const std::string tampered_path = dir.file("tampered.npz");
   save_npz(tampered_path, tampered);
-  msg = error_of<std::runtime_error>([&] { load_weights(tampered_path, *other, &fresh); });
+  msg = error_message<std::runtime_error>([&] { load_weights(tampered_path, *other, &fresh); });
   EXPECT_THAT(msg, HasSubstr("'tower/dense/bias' has shape [9] in the file, [8] in the model"));
   EXPECT_TRUE(same_arrays(snapshot(*other), before));
   EXPECT_EQ(fresh.iterations(), 0);
@@ -511,14 +496,14 @@ TEST(Weights, UnbuiltModelIsALogicError) {
   TempDir dir;
   auto model = make_model(10);
   const std::string path = dir.file("w.npz");
-  EXPECT_THAT(error_of<std::logic_error>([&] { save_weights(path, *model); }),
+  EXPECT_THAT(error_message<std::logic_error>([&] { save_weights(path, *model); }),
               HasSubstr("not built"));
   EXPECT_TRUE(dir.list().empty());
 
   auto built = make_model(10);
   (*built)(batch(0));
   save_weights(path, *built);
-  EXPECT_THAT(error_of<std::logic_error>([&] { load_weights(path, *model); }),
+  EXPECT_THAT(error_message<std::logic_error>([&] { load_weights(path, *model); }),
               HasSubstr("not built"));
   EXPECT_FALSE(model->built());
 }
@@ -544,7 +529,8 @@ TEST(Weights, UnreadableFilesNameThePathAndChangeNothing) {
   write_bytes(empty, "");
 
   for (const std::string& path : {truncated, garbage, missing, empty}) {
-    EXPECT_THAT(error_of<std::runtime_error>([&] { load_weights(path, *model); }), HasSubstr(path));
+    EXPECT_THAT(error_message<std::runtime_error>([&] { load_weights(path, *model); }),
+                HasSubstr(path));
     EXPECT_TRUE(same_arrays(snapshot(*model), before)) << path;
   }
 }
@@ -554,9 +540,10 @@ TEST(Weights, SavingToAMissingDirectoryFailsAndWritesNothing) {
   auto model = make_model(13);
   (*model)(batch(0));
   const std::string path = dir.file("missing/w.npz");
-  EXPECT_THAT(error_of<std::runtime_error>([&] { save_weights(path, *model); }), HasSubstr(path));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { save_weights(path, *model); }),
+              HasSubstr(path));
   optim::Adam adam;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { save_weights(path, *model, &adam); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { save_weights(path, *model, &adam); }),
               HasSubstr(path));
   EXPECT_TRUE(dir.list().empty());
 }

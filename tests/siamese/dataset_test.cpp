@@ -24,6 +24,7 @@
 #include <png.h>
 
 #include "siamese/image.h"
+#include "tests/support/expect.h"
 #include "tests/support/temp_dir.h"
 
 namespace xgrad::siamese {
@@ -32,6 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
+using testing::error_message;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -135,20 +137,6 @@ class TempDirTest : public xgrad::testing::TempDirTest {
   std::string path(const std::string& relative) const { return (dir_ / relative).string(); }
 };
 
-template <typename E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
-}
-
 /// A dataset of 1×1 gray images with `counts[c]` images of class c, labels in order.
 ImageDataset labelled(const std::vector<std::size_t>& counts) {
   ImageDataset d;
@@ -191,12 +179,13 @@ TEST(DatasetBatch, ScalesToUnitRangeInIndexOrder) {
 TEST(DatasetBatch, BadIndexAndInconsistentPixelsThrow) {
   ImageDataset d = labelled({2, 1});
   EXPECT_THAT(
-      error_of<std::out_of_range>([&] {
+      error_message<std::out_of_range>([&] {
         d.batch({0, 3});
       }),
       AllOf(HasSubstr("ImageDataset::batch"), HasSubstr("indices[1]=3"), HasSubstr("3 images")));
   d.pixels.pop_back();
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { d.batch({0}); }), HasSubstr("pixels hold 2"));
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { d.batch({0}); }),
+              HasSubstr("pixels hold 2"));
 }
 
 TEST(DatasetClassCounts, CountsPerLabel) {
@@ -268,19 +257,19 @@ TEST_F(DatasetIdx, UpsizesGrayToo) {
 }
 
 TEST_F(DatasetIdx, Errors) {
-  EXPECT_THAT(error_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 load_idx_dataset(images_, labels_, {28, 28, 2});
               }),
               HasSubstr("channels must be 1 (gray) or 3 (RGB); got 2"));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 load_idx_dataset(images_, labels_, {0, 28, 1});
               }),
               HasSubstr("0x28"));
-  EXPECT_THAT(error_of<std::runtime_error>([&] {
+  EXPECT_THAT(error_message<std::runtime_error>([&] {
                 load_idx_dataset(path("missing"), labels_, {28, 28, 1});
               }),
               HasSubstr(path("missing")));
-  EXPECT_THAT(error_of<std::runtime_error>([&] {
+  EXPECT_THAT(error_message<std::runtime_error>([&] {
                 load_idx_dataset(images_, labels_, {1u << 20, 1u << 20, 3});
               }),
               AllOf(HasSubstr(images_), HasSubstr("the limit is 8 GiB")));
@@ -452,7 +441,7 @@ TEST_F(FolderLoad, StrictThrowsForTheFirstBadFile) {
   write("b/2_bad.png", "text");
   write("b/3_bad.jpg", "");
   for (int threads : {1, 2}) {
-    const std::string msg = error_of<std::runtime_error>([&] {
+    const std::string msg = error_message<std::runtime_error>([&] {
       load_image_folder(dir_.string(), {.format = {4, 4, 1}, .strict = true, .threads = threads});
     });
     EXPECT_THAT(msg, StartsWith(path("b/2_bad.png") + ": not a JPEG"));
@@ -470,20 +459,20 @@ TEST_F(FolderLoad, AClassWithOneImageIsKept) {
 
 TEST_F(FolderLoad, FolderErrorsNameTheRoot) {
   const std::string missing = path("missing");
-  EXPECT_EQ(error_of<std::runtime_error>([&] { load_image_folder(missing, {}); }),
+  EXPECT_EQ(error_message<std::runtime_error>([&] { load_image_folder(missing, {}); }),
             missing + ": no such folder");
   const std::string file = write("file.png", png_bytes(4, 4, 1, flat(16, {1})));
-  EXPECT_EQ(error_of<std::runtime_error>([&] { load_image_folder(file, {}); }),
+  EXPECT_EQ(error_message<std::runtime_error>([&] { load_image_folder(file, {}); }),
             file + ": not a folder");
 
   write("flat/x.png", png_bytes(4, 4, 1, flat(16, {1})));
-  EXPECT_THAT(error_of<std::runtime_error>([&] { load_image_folder(path("flat"), {}); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { load_image_folder(path("flat"), {}); }),
               AllOf(StartsWith(path("flat") + ": no class subfolders"),
                     HasSubstr("found 1 file directly")));
 
   write("nothing/a/notes.txt", "x");
   fs::create_directories(dir_ / "nothing" / "b");
-  EXPECT_THAT(error_of<std::runtime_error>([&] { load_image_folder(path("nothing"), {}); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { load_image_folder(path("nothing"), {}); }),
               AllOf(StartsWith(path("nothing") + ": found 2 class folders but no usable image"),
                     HasSubstr("no file with extension")));
 
@@ -491,22 +480,22 @@ TEST_F(FolderLoad, FolderErrorsNameTheRoot) {
   write("broken/b/y.jpg", "");
   write("broken/c/z.pgm", "P5\n4 4\n255\n");
   EXPECT_THAT(
-      error_of<std::runtime_error>([&] { load_image_folder(path("broken"), {}); }),
+      error_message<std::runtime_error>([&] { load_image_folder(path("broken"), {}); }),
       AllOf(StartsWith(path("broken") + ": found 3 class folders but no usable image"),
             HasSubstr("3 files skipped; first: " + path("broken/a/x.png") + ": not a JPEG")));
 }
 
 TEST_F(FolderLoad, BadOptionsAndMemoryGuard) {
   write("a/x.pgm", pnm_bytes(4, 4, 1, flat(16, {1})));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 load_image_folder(dir_.string(), {.format = {4, 4, 4}});
               }),
               HasSubstr("load_image_folder: format.channels must be 1 (gray) or 3 (RGB); got 4"));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 load_image_folder(dir_.string(), {.format = {4, 4, 1}, .threads = -1});
               }),
               HasSubstr("threads must be >= 0"));
-  EXPECT_THAT(error_of<std::runtime_error>([&] {
+  EXPECT_THAT(error_message<std::runtime_error>([&] {
                 load_image_folder(dir_.string(), {.format = {60000, 60000, 3}});
               }),
               AllOf(StartsWith(dir_.string() + ": 1 images of 60000x60000x3"),
@@ -581,20 +570,20 @@ TEST(SplitByClass, ToleratesFloatingPointInTheCount) {
 
 TEST(SplitByClass, Errors) {
   const ImageDataset d = labelled({5, 5, 5, 5, 5, 5, 5, 5, 5, 5});
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { split_by_class(d, 9, 0.1, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { split_by_class(d, 9, 0.1, 1); }),
               HasSubstr("split_by_class: --test-classes 9 of 10 classes leaves 1 training class; "
                         "need at least 2"));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { split_by_class(d, 10, 0.1, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { split_by_class(d, 10, 0.1, 1); }),
               HasSubstr("leaves 0 training classes"));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { split_by_class(d, 0, 0.1, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { split_by_class(d, 0, 0.1, 1); }),
               HasSubstr("--test-classes must be >= 1"));
-  EXPECT_EQ(error_of<std::invalid_argument>([&] { split_by_class(d, 2, 1.0, 1); }),
+  EXPECT_EQ(error_message<std::invalid_argument>([&] { split_by_class(d, 2, 1.0, 1); }),
             "split_by_class: validation_fraction must be in [0, 1); got 1");
   EXPECT_THROW(split_by_class(d, 2, -0.1, 1), std::invalid_argument);
   EXPECT_THROW(split_by_class(d, 2, std::nan(""), 1), std::invalid_argument);
   ImageDataset bad = labelled({3, 3, 3});
   bad.labels[1] = -2;
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { split_by_class(bad, 1, 0.1, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { split_by_class(bad, 1, 0.1, 1); }),
               HasSubstr("labels[1]=-2"));
 }
 
@@ -618,9 +607,9 @@ TEST(SplitByImage, StratifiedSizes) {
 TEST(SplitByImage, Errors) {
   const ImageDataset d = labelled({5, 5});
   EXPECT_THAT(
-      error_of<std::invalid_argument>([&] { split_by_image(d, 0.5, 0.5, 1); }),
+      error_message<std::invalid_argument>([&] { split_by_image(d, 0.5, 0.5, 1); }),
       HasSubstr("split_by_image: validation_fraction + test_fraction must be < 1; got 0.5 + 0.5"));
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { split_by_image(d, 0.1, 1.5, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { split_by_image(d, 0.1, 1.5, 1); }),
               HasSubstr("split_by_image: test_fraction must be in [0, 1); got 1.5"));
   EXPECT_THROW(split_by_image(d, -0.2, 0.1, 1), std::invalid_argument);
 }
@@ -750,17 +739,17 @@ TEST_F(PairSamplerTest, Errors) {
     if (data_.labels[i] == 4) one_class.push_back(i);
   }
   EXPECT_EQ(
-      error_of<std::invalid_argument>([&] { PairSampler s(data_, one_class, 1); }),
+      error_message<std::invalid_argument>([&] { PairSampler s(data_, one_class, 1); }),
       "PairSampler: the training images cover only 1 class (6 images); pairs need at least 2");
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { PairSampler s(data_, {}, 1); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { PairSampler s(data_, {}, 1); }),
               HasSubstr("cover only 0 classes"));
   // One image of each of classes 0, 2 and 4.
-  EXPECT_EQ(error_of<std::invalid_argument>([&] {
+  EXPECT_EQ(error_message<std::invalid_argument>([&] {
               PairSampler s(data_, {1, 9, 15}, 1);
             }),
             "PairSampler: no class has 2 images, so no same-class pair can be drawn (classes: "
             "'class0': 1, 'class2': 1, 'class4': 1)");
-  EXPECT_THAT(error_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 PairSampler s(data_, {1, 2, 99}, 1);
               }),
               HasSubstr("subset index 99 is out of range for 21 images"));

@@ -6,7 +6,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -19,29 +18,17 @@
 #include "layers/dense.h"
 #include "layers/initializers.h"
 #include "siamese/siamese_network.h"
+#include "tests/support/expect.h"
 #include "tests/support/random.h"
 
 namespace xgrad::siamese {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 
 // Float builds compute in float: hand values agree to a few ulps of the inputs.
 constexpr double kTol = sizeof(real) == 8 ? 1e-12 : 1e-6;
-
-// The message of the std::invalid_argument that fn throws ("" and a test failure otherwise).
-std::string invalid_argument_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than std::invalid_argument";
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values by hand.
@@ -183,34 +170,36 @@ TEST(LossesEuclidean, ConstantEmbeddingIsAMinimumCollapse) {
 // Errors name the loss and print the shapes or the value.
 
 TEST(LossesContrastive, ShapeErrorsNameTheLossAndShapes) {
-  std::string msg = invalid_argument_of([] { contrastive_loss(Tensor{1, 2, 3}, Tensor{1, 0}); });
+  std::string msg = invalid_argument_message([] {
+    contrastive_loss(Tensor{1, 2, 3}, Tensor{1, 0});
+  });
   EXPECT_THAT(msg, HasSubstr("contrastive_loss"));
   EXPECT_THAT(msg, HasSubstr("distance.shape=[3]"));
   EXPECT_THAT(msg, HasSubstr("same.shape=[2]"));
-  msg = invalid_argument_of([] { contrastive_loss(Tensor{{1, 2}, {3, 4}}, Tensor{1, 0}); });
+  msg = invalid_argument_message([] { contrastive_loss(Tensor{{1, 2}, {3, 4}}, Tensor{1, 0}); });
   EXPECT_THAT(msg, HasSubstr("[2, 2]"));
-  msg = invalid_argument_of([] { contrastive_loss(Tensor::zeros({0}), Tensor::zeros({0})); });
+  msg = invalid_argument_message([] { contrastive_loss(Tensor::zeros({0}), Tensor::zeros({0})); });
   EXPECT_THAT(msg, HasSubstr("[0]"));
-  msg = invalid_argument_of([] { contrastive_loss(Tensor(), Tensor{1}); });
+  msg = invalid_argument_message([] { contrastive_loss(Tensor(), Tensor{1}); });
   EXPECT_THAT(msg, HasSubstr("contrastive_loss"));
 }
 
 TEST(LossesContrastive, MarginMustBePositive) {
   for (real m : {real(0), real(-1), std::numeric_limits<real>::quiet_NaN(),
                  std::numeric_limits<real>::infinity()}) {
-    const std::string msg = invalid_argument_of([&] {
+    const std::string msg = invalid_argument_message([&] {
       contrastive_loss(Tensor{1, 2}, Tensor{1, 0}, m);
     });
     EXPECT_THAT(msg, HasSubstr("contrastive_loss: margin"));
   }
-  EXPECT_THAT(invalid_argument_of([] { triplet_loss(Tensor{1}, Tensor{2}, 0); }),
+  EXPECT_THAT(invalid_argument_message([] { triplet_loss(Tensor{1}, Tensor{2}, 0); }),
               HasSubstr("triplet_loss: margin"));
 }
 
 TEST(LossesContrastive, PositiveMarginMustBeBelowTheMargin) {
   for (real pm : {real(-0.1), real(0.5), real(0.7), std::numeric_limits<real>::quiet_NaN(),
                   std::numeric_limits<real>::infinity()}) {
-    const std::string msg = invalid_argument_of([&] {
+    const std::string msg = invalid_argument_message([&] {
       contrastive_loss(Tensor{1, 2}, Tensor{1, 0}, real(0.5), pm);
     });
     EXPECT_THAT(msg, HasSubstr("contrastive_loss: positive_margin must be finite and in [0, margin)"));
@@ -220,26 +209,30 @@ TEST(LossesContrastive, PositiveMarginMustBeBelowTheMargin) {
 
 // Labels are 1 = same, 0 = different: a ±1 convention or class ids are refused.
 TEST(LossesContrastive, LabelsOutsideZeroOneAreRefused) {
-  std::string msg = invalid_argument_of([] { contrastive_loss(Tensor{1, 2}, Tensor{1, -1}); });
+  std::string msg = invalid_argument_message([] { contrastive_loss(Tensor{1, 2}, Tensor{1, -1}); });
   EXPECT_THAT(msg, HasSubstr("contrastive_loss"));
   EXPECT_THAT(msg, HasSubstr("same[1]=-1"));
-  msg = invalid_argument_of([] { euclidean_loss(Tensor{1, 2}, Tensor{2, 0}); });
+  msg = invalid_argument_message([] { euclidean_loss(Tensor{1, 2}, Tensor{2, 0}); });
   EXPECT_THAT(msg, HasSubstr("euclidean_loss"));
   EXPECT_THAT(msg, HasSubstr("same[0]=2"));
-  msg = invalid_argument_of(
+  msg = invalid_argument_message(
       [] { euclidean_loss(Tensor{1}, Tensor{std::numeric_limits<real>::quiet_NaN()}); });
   EXPECT_THAT(msg, HasSubstr("same[0]"));
 }
 
 TEST(LossesEuclidean, ShapeErrorsNameTheLossAndShapes) {
-  const std::string msg = invalid_argument_of([] { euclidean_loss(Tensor{1, 2}, Tensor{{1, 0}}); });
+  const std::string msg = invalid_argument_message([] {
+    euclidean_loss(Tensor{1, 2}, Tensor{{1, 0}});
+  });
   EXPECT_THAT(msg, HasSubstr("euclidean_loss"));
   EXPECT_THAT(msg, HasSubstr("distance.shape=[2]"));
   EXPECT_THAT(msg, HasSubstr("same.shape=[1, 2]"));
 }
 
 TEST(LossesTriplet, ShapeErrorsNameTheLossAndShapes) {
-  const std::string msg = invalid_argument_of([] { triplet_loss(Tensor{1, 2, 3}, Tensor{1, 2}); });
+  const std::string msg = invalid_argument_message([] {
+    triplet_loss(Tensor{1, 2, 3}, Tensor{1, 2});
+  });
   EXPECT_THAT(msg, HasSubstr("triplet_loss"));
   EXPECT_THAT(msg, HasSubstr("positive_distance.shape=[3]"));
   EXPECT_THAT(msg, HasSubstr("negative_distance.shape=[2]"));

@@ -11,27 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/expect.h"
+
 namespace xgrad::siamese {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// The message of the std::invalid_argument that fn throws ("" and a test failure otherwise).
-std::string invalid_argument_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than std::invalid_argument";
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
 
 // Hand case used by several tests (sorted: .1G .2I .3G .4G .5I .6I .7G).
 const std::vector<double> kMixedD = {0.4, 0.2, 0.7, 0.1, 0.6, 0.3, 0.5};
@@ -65,32 +54,37 @@ void random_pairs(std::uint64_t seed, std::vector<double>& d, std::vector<int>& 
 // ---------------------------------------------------------------- validation
 
 TEST(MetricsValidation, SizeMismatchNamesFunctionAndSizes) {
-  const std::string msg = invalid_argument_of([] { roc_auc({0.1, 0.2, 0.3}, {1, 0}); });
+  const std::string msg = invalid_argument_message([] { roc_auc({0.1, 0.2, 0.3}, {1, 0}); });
   EXPECT_THAT(msg, HasSubstr("roc_auc"));
   EXPECT_THAT(msg, HasSubstr("distances.size()=3"));
   EXPECT_THAT(msg, HasSubstr("labels.size()=2"));
-  EXPECT_THAT(invalid_argument_of([] { accuracy_at({0.1}, {}, 0.5); }), HasSubstr("accuracy_at"));
+  EXPECT_THAT(invalid_argument_message([] { accuracy_at({0.1}, {}, 0.5); }),
+              HasSubstr("accuracy_at"));
 }
 
 TEST(MetricsValidation, EmptyInput) {
   for (const auto& fn : std::vector<std::function<void()>>{
            [] { roc_curve({}, {}); }, [] { roc_auc({}, {}); }, [] { equal_error_rate({}, {}); },
            [] { best_threshold({}, {}); }, [] { accuracy_at({}, {}, 1.0); }}) {
-    EXPECT_THAT(invalid_argument_of(fn), HasSubstr("empty input"));
+    EXPECT_THAT(invalid_argument_message(fn), HasSubstr("empty input"));
   }
-  EXPECT_THAT(invalid_argument_of([] { best_threshold({}, {}); }), HasSubstr("best_threshold"));
+  EXPECT_THAT(invalid_argument_message([] { best_threshold({}, {}); }),
+              HasSubstr("best_threshold"));
 }
 
 TEST(MetricsValidation, LabelsMustBeZeroOrOne) {
-  const std::string msg = invalid_argument_of([] { equal_error_rate({0.1, 0.2, 0.3}, {1, 0, 2}); });
+  const std::string msg = invalid_argument_message([] {
+    equal_error_rate({0.1, 0.2, 0.3}, {1, 0, 2});
+  });
   EXPECT_THAT(msg, HasSubstr("equal_error_rate"));
   EXPECT_THAT(msg, HasSubstr("0 (impostor) or 1 (genuine)"));
   EXPECT_THAT(msg, HasSubstr("labels[2]=2"));
-  EXPECT_THAT(invalid_argument_of([] { best_threshold({0.1}, {-1}); }), HasSubstr("labels[0]=-1"));
+  EXPECT_THAT(invalid_argument_message([] { best_threshold({0.1}, {-1}); }),
+              HasSubstr("labels[0]=-1"));
 }
 
 TEST(MetricsValidation, NaNDistancesAreCounted) {
-  const std::string msg = invalid_argument_of([] {
+  const std::string msg = invalid_argument_message([] {
     roc_curve({0.1, kNaN, 0.3, kNaN}, {1, 0, 1, 0});
   });
   EXPECT_THAT(msg, HasSubstr("roc_curve"));
@@ -100,26 +94,26 @@ TEST(MetricsValidation, NaNDistancesAreCounted) {
 
 TEST(MetricsValidation, NeedsBothClassesForRocAucEer) {
   const std::vector<double> d = {0.1, 0.2};
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 roc_auc(d, {1, 1});
               }),
               HasSubstr("roc_auc: no impostor pairs (all 2 labels are 1); the AUC is undefined"));
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 roc_auc(d, {0, 0});
               }),
               HasSubstr("roc_auc: no genuine pairs (all 2 labels are 0); the AUC is undefined"));
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 equal_error_rate(d, {0, 0});
               }),
               HasSubstr("the EER is undefined"));
-  EXPECT_THAT(invalid_argument_of([&] {
+  EXPECT_THAT(invalid_argument_message([&] {
                 roc_curve(d, {1, 1});
               }),
               HasSubstr("the ROC is undefined"));
 }
 
 TEST(MetricsValidation, AccuracyAtRejectsNaNThreshold) {
-  EXPECT_THAT(invalid_argument_of([] { accuracy_at({0.1}, {1}, kNaN); }),
+  EXPECT_THAT(invalid_argument_message([] { accuracy_at({0.1}, {1}, kNaN); }),
               HasSubstr("accuracy_at: threshold is NaN"));
 }
 
@@ -415,23 +409,23 @@ TEST(OneShot, SeedDeterminesTheResult) {
 
 TEST(OneShot, Errors) {
   const auto e = clustered(3, 2, 3, 1);
-  EXPECT_THAT(invalid_argument_of([&] { one_shot_accuracy(e.x, 3, e.y, 1, 10, 0); }),
+  EXPECT_THAT(invalid_argument_message([&] { one_shot_accuracy(e.x, 3, e.y, 1, 10, 0); }),
               HasSubstr("one_shot_accuracy: ways must be >= 2; got ways=1"));
-  EXPECT_THAT(invalid_argument_of([&] { one_shot_accuracy(e.x, 3, e.y, 2, 0, 0); }),
+  EXPECT_THAT(invalid_argument_message([&] { one_shot_accuracy(e.x, 3, e.y, 2, 0, 0); }),
               HasSubstr("episodes must be >= 1"));
-  EXPECT_THAT(invalid_argument_of([&] { one_shot_accuracy(e.x, 0, e.y, 2, 10, 0); }),
+  EXPECT_THAT(invalid_argument_message([&] { one_shot_accuracy(e.x, 0, e.y, 2, 10, 0); }),
               HasSubstr("dim must be >= 1"));
-  EXPECT_THAT(invalid_argument_of([&] { one_shot_accuracy(e.x, 4, e.y, 2, 10, 0); }),
+  EXPECT_THAT(invalid_argument_message([&] { one_shot_accuracy(e.x, 4, e.y, 2, 10, 0); }),
               HasSubstr("embeddings.size()=18 is not labels.size() * dim = 6 * 4"));
   auto bad = e.x;
   bad[1] = std::numeric_limits<float>::quiet_NaN();
   bad[4] = std::numeric_limits<float>::infinity();
-  EXPECT_THAT(invalid_argument_of([&] { one_shot_accuracy(bad, 3, e.y, 2, 10, 0); }),
+  EXPECT_THAT(invalid_argument_message([&] { one_shot_accuracy(bad, 3, e.y, 2, 10, 0); }),
               HasSubstr("2 embedding value(s) are NaN or infinite"));
   // Classes 0, 1 usable; 2 and 3 have a single item each.
   const std::vector<float> x(6, 0.0f);
   const std::vector<std::int64_t> y = {0, 0, 1, 1, 2, 3};
-  const std::string msg = invalid_argument_of([&] { one_shot_accuracy(x, 1, y, 3, 10, 0); });
+  const std::string msg = invalid_argument_message([&] { one_shot_accuracy(x, 1, y, 3, 10, 0); });
   EXPECT_THAT(
       msg, HasSubstr("one_shot_accuracy: 3-way episodes need at least 3 classes with >= 2 items"));
   EXPECT_THAT(msg, HasSubstr("got 2 such classes (of 4 classes, 6 items)"));

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -22,6 +21,7 @@
 #include "autograd/ops/reduce.h"
 #include "layers/layers.h"
 #include "siamese/losses.h"
+#include "tests/support/expect.h"
 #include "tests/support/random.h"
 
 namespace xgrad::siamese {
@@ -29,6 +29,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 using Layers = std::vector<std::shared_ptr<layers::Layer>>;
 
 constexpr double kTol = sizeof(real) == 8 ? 1e-12 : 1e-6;
@@ -36,19 +37,6 @@ constexpr double kTol = sizeof(real) == 8 ? 1e-12 : 1e-6;
 // sums added in another order): agreement to a few ulps of the largest terms.
 constexpr double kReorderRtol = sizeof(real) == 8 ? 1e-10 : 2e-5;
 constexpr double kReorderAtol = sizeof(real) == 8 ? 1e-12 : 1e-6;
-
-std::string invalid_argument_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than std::invalid_argument";
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
 
 // Element-wise |a - b| <= atol + rtol·|b|, naming the first offending element.
 ::testing::AssertionResult all_near(const Tensor& a, const Tensor& b, double rtol = kReorderRtol,
@@ -173,13 +161,13 @@ TEST(SiameseNetworkDistance, GradientMatchesNumeric) {
 }
 
 TEST(SiameseNetworkDistance, ShapeErrorsNameTheFunctionAndBothShapes) {
-  std::string msg = invalid_argument_of([] {
+  std::string msg = invalid_argument_message([] {
     embedding_distance(Tensor::zeros({2, 3}), Tensor::zeros({2, 4}), Distance::Euclidean);
   });
   EXPECT_THAT(msg, HasSubstr("embedding_distance"));
   EXPECT_THAT(msg, HasSubstr("a.shape=[2, 3]"));
   EXPECT_THAT(msg, HasSubstr("b.shape=[2, 4]"));
-  msg = invalid_argument_of([] {
+  msg = invalid_argument_message([] {
     embedding_distance(Tensor{1, 2, 3}, Tensor{1, 2, 3}, Distance::Cosine);
   });
   EXPECT_THAT(msg, HasSubstr("embedding_distance"));
@@ -301,7 +289,7 @@ TEST(SiameseNetwork, PairDistanceUsesTheConfiguredDistance) {
 TEST(SiameseNetwork, MismatchedPairShapesNameBothShapes) {
   SiameseNetwork net(tiny_tower());
   for (bool one_call : {true, false}) {
-    const std::string msg = invalid_argument_of([&] {
+    const std::string msg = invalid_argument_message([&] {
       net.embed_pair(Tensor::zeros({2, 6, 6, 1}), Tensor::zeros({3, 6, 6, 1}), false, one_call);
     });
     EXPECT_THAT(msg, HasSubstr("siamese"));
@@ -310,14 +298,14 @@ TEST(SiameseNetwork, MismatchedPairShapesNameBothShapes) {
   }
   // Pairs of equal shapes the tower does not accept: the tower's own error, with the shape.
   net(Tensor::zeros({1, 6, 6, 1}));
-  const std::string msg = invalid_argument_of([&] {
+  const std::string msg = invalid_argument_message([&] {
     net.pair_distance(Tensor::zeros({2, 7, 7, 1}), Tensor::zeros({2, 7, 7, 1}), false);
   });
   EXPECT_THAT(msg, HasSubstr("[4, 7, 7, 1]"));  // the concatenated batch
 }
 
 TEST(SiameseNetwork, NullTowerIsRefused) {
-  EXPECT_THAT(invalid_argument_of([] { SiameseNetwork net(nullptr); }), HasSubstr("tower"));
+  EXPECT_THAT(invalid_argument_message([] { SiameseNetwork net(nullptr); }), HasSubstr("tower"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,17 +433,17 @@ TEST(TowerSmall, BlocksAreAddedWhileTheSideExceeds12) {
 }
 
 TEST(TowerPresets, Errors) {
-  std::string msg = invalid_argument_of([] { make_tower("resnet", 28, 28); });
+  std::string msg = invalid_argument_message([] { make_tower("resnet", 28, 28); });
   EXPECT_THAT(msg, HasSubstr("\"resnet\""));
   EXPECT_THAT(msg, HasSubstr("small"));
   EXPECT_THAT(msg, HasSubstr("seed"));
-  msg = invalid_argument_of([] { make_tower("seed", 2, 5); });
+  msg = invalid_argument_message([] { make_tower("seed", 2, 5); });
   EXPECT_THAT(msg, HasSubstr("seed"));
   EXPECT_THAT(msg, HasSubstr("2×5"));
-  msg = invalid_argument_of([] { make_tower("small", 28, 3); });
+  msg = invalid_argument_message([] { make_tower("small", 28, 3); });
   EXPECT_THAT(msg, HasSubstr("small"));
   EXPECT_THAT(msg, HasSubstr("28×3"));
-  EXPECT_THAT(invalid_argument_of([] { make_tower("small", 0, 0); }), HasSubstr("0×0"));
+  EXPECT_THAT(invalid_argument_message([] { make_tower("small", 0, 0); }), HasSubstr("0×0"));
   EXPECT_NO_THROW(make_tower("seed", 3, 3));
 }
 

@@ -31,6 +31,7 @@
 
 #include "autograd/npz.h"
 #include "siamese/model_file.h"
+#include "tests/support/expect.h"
 #include "tests/support/temp_dir.h"
 
 namespace xgrad::siamese {
@@ -39,6 +40,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::AnyOf;
+using testing::error_message;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -317,20 +319,6 @@ TrainConfig tiny_config(const fs::path& data, const fs::path& out) {
   return c;
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
-}
-
 /// Arrays of two .npz files are equal bit for bit (names, order, shapes, values), except the
 /// entries named in `except`.
 ::testing::AssertionResult same_arrays(const fs::path& a, const fs::path& b, const std::set<std::string>& except = {}) {
@@ -548,7 +536,7 @@ TEST_F(TrainerTest, ResumeRefusesOtherSettingsAndMissingOrForeignCheckpoint) {
   other.resume = true;
   other.epochs = 2;
   other.batch_size = 32;
-  const std::string msg = error_of<std::runtime_error>([&] { run(other); });
+  const std::string msg = error_message<std::runtime_error>([&] { run(other); });
   EXPECT_THAT(msg, AllOf(HasSubstr((dir_ / "run" / "checkpoint.npz").string()), HasSubstr("other settings"),
                          HasSubstr("batch-size")));
   EXPECT_THAT(msg, AllOf(HasSubstr("16"), HasSubstr("32")));
@@ -558,7 +546,7 @@ TEST_F(TrainerTest, ResumeRefusesOtherSettingsAndMissingOrForeignCheckpoint) {
   other.learning_rate = 0.5;
   other.test_fraction = 0.4;
   other.steps = 3;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(other); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(other); }),
               AllOf(HasSubstr("--learning-rate: 0.001 in the checkpoint, now 0.5"),
                     HasSubstr("--test-fraction: 0.34 in the checkpoint, now 0.4"),
                     HasSubstr("--steps: 0 in the checkpoint, now 3"), Not(HasSubstr("--batch-size"))));
@@ -570,19 +558,19 @@ TEST_F(TrainerTest, ResumeRefusesOtherSettingsAndMissingOrForeignCheckpoint) {
   TrainConfig fresh = c;
   fresh.out = (dir_ / "empty_out").string();
   fresh.resume = true;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(fresh); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(fresh); }),
               AllOf(HasSubstr((dir_ / "empty_out" / "checkpoint.npz").string()), HasSubstr("no checkpoint")));
 
   // A checkpoint without its settings file.
   fs::copy_file(dir_ / "run" / "checkpoint.npz", dir_ / "empty_out" / "checkpoint.npz");
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(fresh); }), HasSubstr("checkpoint.config"));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(fresh); }), HasSubstr("checkpoint.config"));
 
   // A model file in place of the checkpoint: no optimizer or run state.
   fs::copy_file(dir_ / "run" / "model.npz", dir_ / "run" / "checkpoint.npz", fs::copy_options::overwrite_existing);
   TrainConfig same = c;
   same.resume = true;
   same.epochs = 2;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(same); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(same); }),
               AllOf(HasSubstr((dir_ / "run" / "checkpoint.npz").string()), HasSubstr("not a checkpoint")));
   EXPECT_EQ(read_file(dir_ / "run" / "model.npz"), model_bytes);
 }
@@ -598,7 +586,7 @@ TEST_F(TrainerTest, DivergenceNamesTheStepAndWritesNoCheckpoint) {
   TrainConfig c = tiny_config(dir_ / "data", dir_ / "run");
   c.optimizer = "sgd";
   c.learning_rate = kHugeLearningRate;
-  const std::string msg = error_of<std::runtime_error>([&] { run(c); });
+  const std::string msg = error_message<std::runtime_error>([&] { run(c); });
   EXPECT_THAT(msg, HasSubstr("training diverged at epoch 1, step "));
   EXPECT_THAT(msg, AnyOf(HasSubstr("the loss is"), HasSubstr("the gradient of 'siamese/")));
   EXPECT_THAT(msg, HasSubstr("--learning-rate"));
@@ -614,7 +602,7 @@ TEST_F(TrainerTest, DivergenceSeenByValidationAfterAOneStepEpoch) {
   c.optimizer = "sgd";
   c.learning_rate = kHugeLearningRate;
   c.pairs_per_epoch = c.batch_size;
-  const std::string msg = error_of<std::runtime_error>([&] { run(c); });
+  const std::string msg = error_message<std::runtime_error>([&] { run(c); });
   EXPECT_THAT(msg, HasSubstr("training diverged"));
   EXPECT_THAT(msg, HasSubstr("epoch 1"));
   EXPECT_TRUE(files_in(dir_ / "run").empty());
@@ -645,7 +633,7 @@ TEST_F(TrainerTest, DivergenceInALaterEpochKeepsTheLastCheckpoint) {
 
   c.epochs = 2;
   c.resume = true;
-  const std::string msg = error_of<std::runtime_error>([&] { run(c); });
+  const std::string msg = error_message<std::runtime_error>([&] { run(c); });
   EXPECT_THAT(msg, HasSubstr("training diverged at epoch 2, step 1"));
   EXPECT_THAT(msg, HasSubstr("the last good checkpoint is kept"));
   std::map<std::string, std::string> after;
@@ -718,7 +706,7 @@ TEST_F(TrainerTest, EvalOnlyRejectsWeightsOfAnotherModel) {
   // The model takes 12x12x3 images; the flags ask for 16x16.
   e.weights = (dir_ / "run" / "model.npz").string();
   e.height = e.width = 16;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(e); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(e); }),
               AllOf(StartsWith(e.weights), HasSubstr("12x12x3"), HasSubstr("16x16x3"), HasSubstr("--image-size")));
   e.height = e.width = 12;
 
@@ -729,20 +717,20 @@ TEST_F(TrainerTest, EvalOnlyRejectsWeightsOfAnotherModel) {
   }
   e.weights = (dir_ / "other_size.npz").string();
   save_npz(e.weights, entries);
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(e); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(e); }),
               AllOf(StartsWith(e.weights), HasSubstr("does not match"), HasSubstr("siamese/tower/dense/kernel")));
 
   // An .npz that is not a model file at all.
   e.weights = (dir_ / "foreign.npz").string();
   save_npz(e.weights, {{"dense/kernel", Tensor::zeros({2, 2})}});
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(e); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(e); }),
               AllOf(StartsWith(e.weights), HasSubstr("not a siamese model file")));
   // Not even an .npz; and a missing file.
   e.weights = (dir_ / "garbage.npz").string();
   write(e.weights, "garbage");
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(e); }), HasSubstr(e.weights));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(e); }), HasSubstr(e.weights));
   e.weights = (dir_ / "missing.npz").string();
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(e); }), HasSubstr(e.weights));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(e); }), HasSubstr(e.weights));
   EXPECT_FALSE(fs::exists(dir_ / "eval" / "metrics.json"));
 }
 
@@ -797,9 +785,9 @@ TEST(TrainerValidate, EachBadSettingNamesItsFlag) {
     c.out = out.string();
     c.quiet = true;
     k.change(c);
-    EXPECT_THAT(error_of<std::invalid_argument>([&] { validate(c); }), StartsWith(k.flag));
+    EXPECT_THAT(error_message<std::invalid_argument>([&] { validate(c); }), StartsWith(k.flag));
     // run() checks first, before it touches the file system.
-    EXPECT_THAT(error_of<std::invalid_argument>([&] { run(c); }), StartsWith(k.flag));
+    EXPECT_THAT(error_message<std::invalid_argument>([&] { run(c); }), StartsWith(k.flag));
     EXPECT_FALSE(fs::exists(out)) << k.flag;
   }
   TrainConfig ok;
@@ -813,23 +801,23 @@ TEST(TrainerValidate, EachBadSettingNamesItsFlag) {
   triplet.margin = 0.05;
   EXPECT_NO_THROW(validate(triplet));
   triplet.loss = "contrastive";
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { validate(triplet); }), StartsWith("--positive-margin: "));
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { validate(triplet); }), StartsWith("--positive-margin: "));
 }
 
 TEST_F(TrainerTest, DataErrors) {
   TrainConfig c = tiny_config(dir_ / "missing", dir_ / "run");
   write(dir_ / "run" / "model.npz", "previous model");
-  EXPECT_EQ(error_of<std::runtime_error>([&] { run(c); }), (dir_ / "missing").string() + ": no such folder");
+  EXPECT_EQ(error_message<std::runtime_error>([&] { run(c); }), (dir_ / "missing").string() + ": no such folder");
 
   fs::create_directories(dir_ / "empty");
   c.data_dir = (dir_ / "empty").string();
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(c); }),
               StartsWith((dir_ / "empty").string() + ": no class subfolders"));
 
   // Every class has one image: no same-class pair can be drawn.
   write_image_folder(dir_ / "singles", 4, 1);
   c.data_dir = (dir_ / "singles").string();
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { run(c); }),
               AllOf(HasSubstr("PairSampler: no class has 2 images"), HasSubstr("'a_rows': 1")));
 
   // Enough images to train, too few held out for validation pairs with the default fraction
@@ -837,14 +825,14 @@ TEST_F(TrainerTest, DataErrors) {
   write_image_folder(dir_ / "few", 4, 6);
   c.data_dir = (dir_ / "few").string();
   c.val_fraction = 0.1;
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { run(c); }),
               AllOf(HasSubstr("validation"), HasSubstr("no class has 2 images"), HasSubstr("--val-fraction")));
   c.val_fraction = 0.34;
   c.test_fraction = 0.2;
-  EXPECT_THAT(error_of<std::invalid_argument>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { run(c); }),
               AllOf(HasSubstr("test"), HasSubstr("no class has 2 images"), HasSubstr("--test-fraction")));
   c.test_fraction = 0;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(c); }), HasSubstr("the test split is empty"));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(c); }), HasSubstr("the test split is empty"));
 
   EXPECT_EQ(read_file(dir_ / "run" / "model.npz"), "previous model");
   EXPECT_EQ(files_in(dir_ / "run"), std::set<std::string>{"model.npz"});
@@ -869,11 +857,11 @@ TEST_F(TrainerTest, IdxErrors) {
   c.idx_labels = (dir_ / "labels").string();
   c.height = c.width = 8;
   c.channels = 1;
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(c); }),
               AllOf(HasSubstr(c.idx_images + " holds 3 images"), HasSubstr(c.idx_labels)));
   // Labels and images swapped.
   std::swap(c.idx_images, c.idx_labels);
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(c); }), HasSubstr(c.idx_images));
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(c); }), HasSubstr(c.idx_images));
   std::swap(c.idx_images, c.idx_labels);
 
   // A test file whose classes differ from the training file's.
@@ -897,7 +885,7 @@ TEST_F(TrainerTest, IdxErrors) {
   c.idx_labels = (dir_ / "train-labels").string();
   c.idx_test_images = (dir_ / "test-images").string();
   c.idx_test_labels = (dir_ / "test-labels").string();
-  EXPECT_THAT(error_of<std::runtime_error>([&] { run(c); }),
+  EXPECT_THAT(error_message<std::runtime_error>([&] { run(c); }),
               AllOf(HasSubstr(c.idx_test_images), HasSubstr("classes differ")));
   EXPECT_FALSE(fs::exists(dir_ / "run" / "model.npz"));
 }

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -21,11 +20,13 @@
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/shape.h"
+#include "tests/support/expect.h"
 
 namespace xgrad {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 
 // Relative tolerance of value comparisons against exact or double-precision references.
 constexpr double kTol = sizeof(real) == 8 ? 1e-10 : 1e-5;
@@ -64,16 +65,6 @@ Conv2DOptions opts(std::array<int, 2> strides, std::array<int, 2> dilations, Pad
   o.dilations = dilations;
   o.padding = padding;
   return o;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected std::invalid_argument";
-  return "";
 }
 
 // ---- Direct-loop reference (double accumulation), independent of im2col and GEMM ----------
@@ -198,8 +189,8 @@ TEST(Conv2DAxis, FollowsTensorFlowArithmetic) {
   EXPECT_EQ(valid(7, 3, 2, 1).out, 3u);  // ceil(5/2)
   EXPECT_EQ(valid(8, 3, 2, 1).out, 3u);  // ceil(6/2)
   EXPECT_EQ(valid(7, 3, 2, 1).pad_before, 0u);
-  EXPECT_THAT(message_of([&] { valid(4, 3, 1, 2); }), HasSubstr("empty"));
-  EXPECT_THAT(message_of([&] { same(4, 3, 0, 1); }), HasSubstr("stride"));
+  EXPECT_THAT(invalid_argument_message([&] { valid(4, 3, 1, 2); }), HasSubstr("empty"));
+  EXPECT_THAT(invalid_argument_message([&] { same(4, 3, 0, 1); }), HasSubstr("stride"));
 }
 
 // ---- Hand-computed forward values ------------------------------------------------------
@@ -512,26 +503,32 @@ TEST(Conv2DBackpropOps, DeterministicForAThreadCount) {
 
 TEST(Conv2DErrors, WrongRanks) {
   const Tensor k = Tensor::ones({3, 3, 1, 1});
-  std::string m = message_of([&] { conv2d(Tensor::ones({2, 3}), k); });
+  std::string m = invalid_argument_message([&] { conv2d(Tensor::ones({2, 3}), k); });
   EXPECT_THAT(m, HasSubstr("conv2d"));
   EXPECT_THAT(m, HasSubstr("input must be rank 4 [N, H, W, C]; got input.shape=[2, 3]"));
-  m = message_of([&] { conv2d(Tensor::ones({1, 5, 5, 1}), Tensor::ones({3, 3, 1})); });
+  m = invalid_argument_message([&] {
+    conv2d(Tensor::ones({1, 5, 5, 1}), Tensor::ones({3, 3, 1}));
+  });
   EXPECT_THAT(m, HasSubstr("conv2d: kernel must be rank 4"));
   EXPECT_THAT(m, HasSubstr("[3, 3, 1]"));
 
-  m = message_of([&] { conv2d_backprop_input(Tensor::ones({2, 3}), k, {1, 3, 3, 1}); });
+  m = invalid_argument_message([&] {
+    conv2d_backprop_input(Tensor::ones({2, 3}), k, {1, 3, 3, 1});
+  });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input"));
   EXPECT_THAT(m, HasSubstr("[2, 3]"));
-  m = message_of([&] { conv2d_backprop_input(Tensor::ones({1, 1, 1, 1}), k, {3, 3, 1}); });
+  m = invalid_argument_message([&] {
+    conv2d_backprop_input(Tensor::ones({1, 1, 1, 1}), k, {3, 3, 1});
+  });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input: input_shape must be rank 4"));
   EXPECT_THAT(m, HasSubstr("input_shape=[3, 3, 1]"));
 
-  m = message_of([&] {
+  m = invalid_argument_message([&] {
     conv2d_backprop_filter(Tensor::ones({5, 5}), Tensor::ones({1, 3, 3, 1}), {3, 3, 1, 1});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_filter"));
   EXPECT_THAT(m, HasSubstr("[5, 5]"));
-  m = message_of([&] {
+  m = invalid_argument_message([&] {
     conv2d_backprop_filter(Tensor::ones({1, 5, 5, 1}), Tensor::ones({1, 3, 3, 1}), {3, 3});
   });
   EXPECT_THAT(m, HasSubstr("kernel_shape must be rank 4"));
@@ -539,7 +536,7 @@ TEST(Conv2DErrors, WrongRanks) {
 }
 
 TEST(Conv2DErrors, ChannelMismatchNamesBothShapes) {
-  std::string m = message_of([] {
+  std::string m = invalid_argument_message([] {
     conv2d(Tensor::ones({1, 5, 5, 3}), Tensor::ones({3, 3, 2, 4}));
   });
   EXPECT_THAT(m, HasSubstr("conv2d"));
@@ -547,14 +544,14 @@ TEST(Conv2DErrors, ChannelMismatchNamesBothShapes) {
   EXPECT_THAT(m, HasSubstr("input.shape=[1, 5, 5, 3]"));
   EXPECT_THAT(m, HasSubstr("kernel.shape=[3, 3, 2, 4]"));
 
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d_backprop_input(Tensor::ones({1, 3, 3, 4}), Tensor::ones({3, 3, 2, 4}), {1, 5, 5, 3});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input"));
   EXPECT_THAT(m, HasSubstr("[3, 3, 2, 4]"));
   EXPECT_THAT(m, HasSubstr("[1, 5, 5, 3]"));
 
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d_backprop_filter(Tensor::ones({1, 5, 5, 3}), Tensor::ones({1, 3, 3, 4}), {3, 3, 2, 4});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_filter"));
@@ -564,13 +561,13 @@ TEST(Conv2DErrors, ChannelMismatchNamesBothShapes) {
 
 TEST(Conv2DErrors, GradOutputOfTheWrongShape) {
   // input 5×5, kernel 3×3, valid → grad_output must be [1, 3, 3, 2].
-  std::string m = message_of([] {
+  std::string m = invalid_argument_message([] {
     conv2d_backprop_input(Tensor::ones({1, 4, 3, 2}), Tensor::ones({3, 3, 1, 2}), {1, 5, 5, 1});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input"));
   EXPECT_THAT(m, HasSubstr("[1, 3, 3, 2]"));
   EXPECT_THAT(m, HasSubstr("grad_output.shape=[1, 4, 3, 2]"));
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d_backprop_filter(Tensor::ones({1, 5, 5, 1}), Tensor::ones({1, 3, 3, 5}), {3, 3, 1, 2});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_filter"));
@@ -580,17 +577,19 @@ TEST(Conv2DErrors, GradOutputOfTheWrongShape) {
 TEST(Conv2DErrors, BadStridesAndDilations) {
   const Tensor x = Tensor::ones({1, 5, 5, 1});
   const Tensor k = Tensor::ones({3, 3, 1, 1});
-  std::string m = message_of([&] { conv2d(x, k, opts({0, 1}, {1, 1}, Padding::Valid)); });
+  std::string m = invalid_argument_message([&] {
+    conv2d(x, k, opts({0, 1}, {1, 1}, Padding::Valid));
+  });
   EXPECT_THAT(m, HasSubstr("conv2d: strides must be >= 1; got strides=[0, 1]"));
   EXPECT_THAT(m, HasSubstr("input.shape=[1, 5, 5, 1]"));
-  m = message_of([&] { conv2d(x, k, opts({1, 1}, {1, -2}, Padding::Same)); });
+  m = invalid_argument_message([&] { conv2d(x, k, opts({1, 1}, {1, -2}, Padding::Same)); });
   EXPECT_THAT(m, HasSubstr("conv2d: dilations must be >= 1; got dilations=[1, -2]"));
-  m = message_of([&] {
+  m = invalid_argument_message([&] {
     conv2d_backprop_input(Tensor::ones({1, 3, 3, 1}), k, {1, 5, 5, 1},
                           opts({1, 0}, {1, 1}, Padding::Valid));
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input: strides"));
-  m = message_of([&] {
+  m = invalid_argument_message([&] {
     conv2d_backprop_filter(x, Tensor::ones({1, 3, 3, 1}), {3, 3, 1, 1},
                            opts({1, 1}, {0, 0}, Padding::Valid));
   });
@@ -599,36 +598,38 @@ TEST(Conv2DErrors, BadStridesAndDilations) {
 
 TEST(Conv2DErrors, EmptyOutput) {
   // 2×2 input, 3×3 kernel, valid: nothing fits.
-  std::string m = message_of([] {
+  std::string m = invalid_argument_message([] {
     conv2d(Tensor::ones({1, 2, 2, 1}), Tensor::ones({3, 3, 1, 1}));
   });
   EXPECT_THAT(m, HasSubstr("conv2d: output would be empty"));
   EXPECT_THAT(m, HasSubstr("[1, 2, 2, 1]"));
   EXPECT_THAT(m, HasSubstr("[3, 3, 1, 1]"));
   // 5 wide, 3 wide kernel dilated by 3 (effective 7).
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d(Tensor::ones({1, 9, 5, 1}), Tensor::ones({3, 3, 1, 1}),
            opts({1, 1}, {1, 3}, Padding::Valid));
   });
   EXPECT_THAT(m, HasSubstr("empty"));
   EXPECT_THAT(m, HasSubstr("width 5 < dilated kernel width 7"));
   // A zero-width image is empty even with same padding.
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d(Tensor::ones({1, 3, 0, 1}), Tensor::ones({1, 1, 1, 1}),
            opts({1, 1}, {1, 1}, Padding::Same));
   });
   EXPECT_THAT(m, HasSubstr("empty"));
   EXPECT_THAT(m, HasSubstr("[1, 3, 0, 1]"));
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d_backprop_input(Tensor::ones({1, 1, 1, 1}), Tensor::ones({3, 3, 1, 1}), {1, 2, 2, 1});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_input: output would be empty"));
-  m = message_of([] {
+  m = invalid_argument_message([] {
     conv2d_backprop_filter(Tensor::ones({1, 2, 2, 1}), Tensor::ones({1, 1, 1, 1}), {3, 3, 1, 1});
   });
   EXPECT_THAT(m, HasSubstr("conv2d_backprop_filter: output would be empty"));
   // A kernel with a zero extent.
-  m = message_of([] { conv2d(Tensor::ones({1, 3, 3, 1}), Tensor::ones({0, 3, 1, 1})); });
+  m = invalid_argument_message([] {
+    conv2d(Tensor::ones({1, 3, 3, 1}), Tensor::ones({0, 3, 1, 1}));
+  });
   EXPECT_THAT(m, HasSubstr("kernel extents must be >= 1"));
   EXPECT_THAT(m, HasSubstr("[0, 3, 1, 1]"));
 }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -21,11 +20,13 @@
 #include "autograd/gradient_tape.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduce.h"
+#include "tests/support/expect.h"
 
 namespace xgrad {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::invalid_argument_message;
 
 constexpr double kTol = sizeof(real) == 8 ? 1e-12 : 1e-6;
 
@@ -71,16 +72,6 @@ Tensor distinct_tensor(const Shape& shape, unsigned seed) {
   std::vector<real> v(order.size());
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<real>(0.1 * order[i]);
   return Tensor::from_vector(shape, v);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected std::invalid_argument";
-  return "";
 }
 
 // ---- Direct-loop reference ---------------------------------------------------------------
@@ -298,40 +289,42 @@ TEST(Pool2DOps, MatchDirectLoopReference) {
 // ---- Errors ----------------------------------------------------------------------------------
 
 TEST(Pool2DErrors, WrongRank) {
-  std::string m = message_of([] { max_pool2d(Tensor::ones({2, 3})); });
+  std::string m = invalid_argument_message([] { max_pool2d(Tensor::ones({2, 3})); });
   EXPECT_THAT(m,
               HasSubstr("max_pool2d: input must be rank 4 [N, H, W, C]; got input.shape=[2, 3]"));
-  m = message_of([] { avg_pool2d(Tensor::ones({1, 2, 3, 4, 5})); });
+  m = invalid_argument_message([] { avg_pool2d(Tensor::ones({1, 2, 3, 4, 5})); });
   EXPECT_THAT(m, HasSubstr("avg_pool2d: input must be rank 4"));
   EXPECT_THAT(m, HasSubstr("[1, 2, 3, 4, 5]"));
 }
 
 TEST(Pool2DErrors, BadWindowOrStrides) {
   const Tensor x = Tensor::ones({1, 4, 4, 1});
-  std::string m = message_of([&] { max_pool2d(x, pool({0, 2}, {2, 2}, Padding::Valid)); });
+  std::string m = invalid_argument_message([&] {
+    max_pool2d(x, pool({0, 2}, {2, 2}, Padding::Valid));
+  });
   EXPECT_THAT(m, HasSubstr("max_pool2d: window must be >= 1; got window=[0, 2]"));
   EXPECT_THAT(m, HasSubstr("[1, 4, 4, 1]"));
-  m = message_of([&] { avg_pool2d(x, pool({2, 2}, {2, 0}, Padding::Same)); });
+  m = invalid_argument_message([&] { avg_pool2d(x, pool({2, 2}, {2, 0}, Padding::Same)); });
   EXPECT_THAT(m, HasSubstr("avg_pool2d: strides must be >= 1; got strides=[2, 0]"));
   EXPECT_THAT(m, HasSubstr("[1, 4, 4, 1]"));
-  m = message_of([&] { max_pool2d(x, pool({2, 2}, {-1, 1}, Padding::Valid)); });
+  m = invalid_argument_message([&] { max_pool2d(x, pool({2, 2}, {-1, 1}, Padding::Valid)); });
   EXPECT_THAT(m, HasSubstr("max_pool2d: strides"));
 }
 
 TEST(Pool2DErrors, EmptyOutput) {
   // 2×2 image, 3×3 window, valid.
-  std::string m = message_of([] {
+  std::string m = invalid_argument_message([] {
     max_pool2d(Tensor::ones({1, 2, 2, 1}), pool({3, 3}, {1, 1}, Padding::Valid));
   });
   EXPECT_THAT(m, HasSubstr("max_pool2d: output would be empty"));
   EXPECT_THAT(m, HasSubstr("[1, 2, 2, 1]"));
-  m = message_of([] {
+  m = invalid_argument_message([] {
     avg_pool2d(Tensor::ones({1, 5, 2, 1}), pool({2, 3}, {1, 1}, Padding::Valid));
   });
   EXPECT_THAT(m, HasSubstr("avg_pool2d: output would be empty"));
   EXPECT_THAT(m, HasSubstr("[1, 5, 2, 1]"));
   // No rows at all, even with same padding.
-  m = message_of([] {
+  m = invalid_argument_message([] {
     avg_pool2d(Tensor::ones({1, 0, 3, 1}), pool({2, 2}, {2, 2}, Padding::Same));
   });
   EXPECT_THAT(m, HasSubstr("avg_pool2d: output would be empty"));

@@ -32,12 +32,14 @@
 #include "autograd/tensor.h"
 #include "autograd/threads.h"
 #include "autograd/variable.h"
+#include "tests/support/expect.h"
 #include "tests/support/random.h"
 
 namespace xgrad::optim {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::error_message;
 using ::testing::HasSubstr;
 
 // Relative tolerance: float rounding in the float build, a few ulps in the double build.
@@ -48,20 +50,6 @@ constexpr double kRel = std::is_same_v<real, float> ? 1e-6 : 1e-12;
 void expect_close(double actual, double expected, double scale = 0) {
   EXPECT_NEAR(actual, expected, kRel * std::max(std::abs(expected), scale) + 1e-30)
       << "expected " << expected;
-}
-
-template <class Exception, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const Exception& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected another exception type, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected an exception, but nothing was thrown";
-  return "";
 }
 
 Tensor vec(std::vector<real> values) {
@@ -479,7 +467,7 @@ TEST(ClipByGlobalNorm, NonFiniteNormMakesEverythingNaN) {
 }
 
 TEST(ClipByGlobalNorm, ClipNormMustBePositive) {
-  EXPECT_THAT(message_of<std::invalid_argument>([] { clip_by_global_norm({vec({1})}, 0); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([] { clip_by_global_norm({vec({1})}, 0); }),
               HasSubstr("clip_by_global_norm: clip_norm must be > 0; got 0"));
 }
 
@@ -569,7 +557,7 @@ TEST(OptimizerApply, OldValuesKeepTheirData) {
 TEST(OptimizerErrors, MismatchedCounts) {
   SGD opt;
   Variable w(vec({1}), "w");
-  EXPECT_THAT(message_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 opt.apply_gradients({vec({1}), vec({1})}, {w});
               }),
               HasSubstr("SGD.apply_gradients: got 2 gradients for 1 variables"));
@@ -579,7 +567,7 @@ TEST(OptimizerErrors, WrongGradientShapeNamesTheVariableAndShapes) {
   Adam opt;
   Variable ok(vec({1}), "dense/bias");
   Variable kernel(Tensor::zeros({2, 3}), "dense/kernel");
-  const std::string message = message_of<std::invalid_argument>([&] {
+  const std::string message = error_message<std::invalid_argument>([&] {
     opt.apply_gradients({vec({1}), Tensor::zeros({3, 2})}, {ok, kernel});
   });
   EXPECT_THAT(message, HasSubstr("Adam.apply_gradients"));
@@ -594,14 +582,14 @@ TEST(OptimizerErrors, WrongGradientShapeNamesTheVariableAndShapes) {
 TEST(OptimizerErrors, EveryGradientUndefined) {
   SGD opt;
   Variable a(vec({1}), "a");
-  EXPECT_THAT(message_of<std::invalid_argument>([&] { opt.apply_gradients({Tensor()}, {a}); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { opt.apply_gradients({Tensor()}, {a}); }),
               HasSubstr("no gradient provided for any variable ('a')"));
 }
 
 TEST(OptimizerErrors, VariableListedTwice) {
   SGD opt;
   Variable a(vec({1}), "a");
-  EXPECT_THAT(message_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 opt.apply_gradients({vec({1}), vec({1})}, {a, a});
               }),
               HasSubstr("variable 'a' appears more than once"));
@@ -610,41 +598,41 @@ TEST(OptimizerErrors, VariableListedTwice) {
 TEST(OptimizerErrors, UnknownSlotName) {
   Adam opt;
   Variable a(vec({1}), "a");
-  EXPECT_THAT(message_of<std::invalid_argument>([&] { opt.slot(a, "velocity"); }),
+  EXPECT_THAT(error_message<std::invalid_argument>([&] { opt.slot(a, "velocity"); }),
               HasSubstr("Adam.slot: no slot named 'velocity' (this optimizer has: m, v)"));
 }
 
 TEST(OptimizerErrors, InvalidHyperParametersNameTheOptimizerAndValue) {
   using E = std::invalid_argument;
-  EXPECT_THAT(message_of<E>([] { SGD({.learning_rate = -1}); }),
+  EXPECT_THAT(error_message<E>([] { SGD({.learning_rate = -1}); }),
               HasSubstr("SGD: learning_rate must be > 0; got -1"));
-  EXPECT_THAT(message_of<E>([] { SGD({.momentum = 1.5}); }),
+  EXPECT_THAT(error_message<E>([] { SGD({.momentum = 1.5}); }),
               HasSubstr("SGD: momentum must be in [0, 1]; got 1.5"));
-  EXPECT_THAT(message_of<E>([] { Adam({.learning_rate = 0}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.learning_rate = 0}); }),
               HasSubstr("Adam: learning_rate must be > 0; got 0"));
-  EXPECT_THAT(message_of<E>([] { Adam({.beta_1 = 1}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.beta_1 = 1}); }),
               HasSubstr("Adam: beta_1 must be in [0, 1); got 1"));
-  EXPECT_THAT(message_of<E>([] { Adam({.beta_2 = -0.5}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.beta_2 = -0.5}); }),
               HasSubstr("Adam: beta_2 must be in [0, 1); got -0.5"));
-  EXPECT_THAT(message_of<E>([] { Adam({.epsilon = -1e-3}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.epsilon = -1e-3}); }),
               HasSubstr("Adam: epsilon must be >= 0; got -0.001"));
-  EXPECT_THAT(message_of<E>([] { AdamW({.weight_decay = -0.5}); }),
+  EXPECT_THAT(error_message<E>([] { AdamW({.weight_decay = -0.5}); }),
               HasSubstr("AdamW: weight_decay must be >= 0; got -0.5"));
-  EXPECT_THAT(message_of<E>([] { AdamW({.beta_1 = 2}); }),
+  EXPECT_THAT(error_message<E>([] { AdamW({.beta_1 = 2}); }),
               HasSubstr("AdamW: beta_1 must be in [0, 1); got 2"));
-  EXPECT_THAT(message_of<E>([] { RMSprop({.rho = 1}); }),
+  EXPECT_THAT(error_message<E>([] { RMSprop({.rho = 1}); }),
               HasSubstr("RMSprop: rho must be in [0, 1); got 1"));
-  EXPECT_THAT(message_of<E>([] { RMSprop({.momentum = -0.5}); }),
+  EXPECT_THAT(error_message<E>([] { RMSprop({.momentum = -0.5}); }),
               HasSubstr("RMSprop: momentum must be in [0, 1]; got -0.5"));
-  EXPECT_THAT(message_of<E>([] { RMSprop({.epsilon = -1}); }),
+  EXPECT_THAT(error_message<E>([] { RMSprop({.epsilon = -1}); }),
               HasSubstr("RMSprop: epsilon must be >= 0; got -1"));
-  EXPECT_THAT(message_of<E>([] { SGD({.clipnorm = 0}); }),
+  EXPECT_THAT(error_message<E>([] { SGD({.clipnorm = 0}); }),
               HasSubstr("SGD: clipnorm must be > 0; got 0"));
-  EXPECT_THAT(message_of<E>([] { Adam({.clipvalue = -1}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.clipvalue = -1}); }),
               HasSubstr("Adam: clipvalue must be > 0; got -1"));
-  EXPECT_THAT(message_of<E>([] { RMSprop({.global_clipnorm = 0}); }),
+  EXPECT_THAT(error_message<E>([] { RMSprop({.global_clipnorm = 0}); }),
               HasSubstr("RMSprop: global_clipnorm must be > 0; got 0"));
-  EXPECT_THAT(message_of<E>([] { Adam({.clipnorm = 1, .global_clipnorm = 2}); }),
+  EXPECT_THAT(error_message<E>([] { Adam({.clipnorm = 1, .global_clipnorm = 2}); }),
               HasSubstr("Adam: only one of clipnorm, clipvalue and global_clipnorm can be set; "
                         "got clipnorm=1, clipvalue=unset, global_clipnorm=2"));
 }
@@ -768,7 +756,7 @@ class OptimizerLoadState : public ::testing::Test {
   }
   std::string load_error(const NamedTensors& state) {
     Adam target;
-    const std::string message = message_of<std::runtime_error>([&] {
+    const std::string message = error_message<std::runtime_error>([&] {
       target.load_state(state, {a_, b_});
     });
     EXPECT_EQ(target.iterations(), 0) << "a failed load must change nothing";
@@ -844,7 +832,7 @@ TEST_F(OptimizerLoadState, ReportsEveryProblemAtOnce) {
 
 TEST_F(OptimizerLoadState, DuplicateVariableNamesAreRejected) {
   Variable other_a(vec({5}), "a");
-  EXPECT_THAT(message_of<std::invalid_argument>([&] {
+  EXPECT_THAT(error_message<std::invalid_argument>([&] {
                 opt_.state({a_, other_a});
               }),
               HasSubstr("Adam.state: two variables are named 'a'"));
