@@ -17,6 +17,8 @@
 
 #include "autograd/autograd.h"
 #include "autograd/detail/blas.h"
+#include "autograd/detail/streaming_gemm.h"
+#include "autograd/memory.h"
 
 namespace xgrad {
 namespace {
@@ -136,10 +138,12 @@ constexpr GemmShape kGemmShapes[] = {
 };
 
 // Operand buffers shared by every BM_Gemm run (A, B, C): grown on demand and filled once, so
-// repetitions do not pay for gigabyte allocations.
+// repetitions do not pay for gigabyte allocations. From the tensors' allocator, as the
+// models' operands are: 64-byte aligned, and huge pages from 2 MiB on (with 4 KiB pages the
+// 64 rows of the seed Dense input, 7 MB apart, cost a TLB miss per row and step).
 real* gemm_operand(int slot, std::size_t elems) {
-  static std::vector<real> buffers[3];
-  std::vector<real>& v = buffers[slot];
+  static std::vector<real, detail::CachingAllocator<real>> buffers[3];
+  auto& v = buffers[slot];
   if (v.size() < elems) {
     v.assign(elems, real(0));
     unsigned s = 12345u + static_cast<unsigned>(slot);
@@ -168,14 +172,21 @@ void BM_Gemm(benchmark::State& state, GemmShape s, detail::GemmProvider provider
       benchmark::Counter(elems * sizeof(real) * 1e-9 * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate);
   if (provider == detail::GemmProvider::Auto) {
-    state.SetLabel(detail::gemm_provider_name(detail::gemm_provider_for(s.m, s.n, s.k)));
+    const bool own = detail::streaming_kernel_for(s.trans_a, s.trans_b, s.m, s.n, s.k) !=
+                     detail::StreamingKernel::None;
+    state.SetLabel(own ? "xsimd" : detail::gemm_provider_name(detail::gemm_provider_for(s.m, s.n, s.k)));
   }
 }
 
 void register_gemm_benchmarks() {
   using detail::GemmProvider;
   for (const GemmShape& s : kGemmShapes) {
-    for (GemmProvider p : {GemmProvider::OpenBlas, GemmProvider::Dnnl, GemmProvider::Auto}) {
+    for (GemmProvider p : {GemmProvider::OpenBlas, GemmProvider::Dnnl, GemmProvider::Xsimd, GemmProvider::Auto}) {
+      // xsimd rows only where a streaming kernel applies (elsewhere they would repeat auto).
+      if (p == GemmProvider::Xsimd && detail::streaming_kernel_for(s.trans_a, s.trans_b, s.m, s.n,
+                                                                   s.k) == detail::StreamingKernel::None) {
+        continue;
+      }
       const std::string name =
           std::string("BM_Gemm/") + s.name + "/" + detail::gemm_provider_name(p);
       benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, s, p)

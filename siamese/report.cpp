@@ -15,7 +15,12 @@ namespace xgrad::siamese {
 void write_text_atomic(const std::string& path, const std::string& content) {
   namespace fs = std::filesystem;
   const fs::path target(path);
-  const fs::path tmp = target.parent_path() / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
+  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "." + std::string.
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp";
+  name += std::to_string(::getpid());
+  const fs::path tmp = target.parent_path() / name;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error(path + ": cannot write (cannot create " + tmp.string() + ")");

@@ -11,6 +11,7 @@
 #include <dnnl.h>
 #endif
 
+#include "autograd/detail/streaming_gemm.h"
 #include "autograd/memory.h"
 #include "autograd/threads.h"
 
@@ -25,18 +26,11 @@ GemmProvider forced_provider() {
     if (v.empty() || v == "auto") return GemmProvider::Auto;
     if (v == "openblas") return GemmProvider::OpenBlas;
     if (v == "dnnl") return GemmProvider::Dnnl;
-    throw std::invalid_argument("gemm: XGRAD_GEMM must be openblas, dnnl or auto; got \"" + v +
-                                "\"");
+    if (v == "xsimd") return GemmProvider::Xsimd;
+    throw std::invalid_argument("gemm: XGRAD_GEMM must be openblas, dnnl, xsimd or auto; got \"" +
+                                v + "\"");
   }();
   return forced;
-}
-
-std::string describe(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
-                     std::size_t lda, std::size_t ldb, std::size_t ldc) {
-  return std::string("trans_a=") + (trans_a ? "T" : "N") + ", trans_b=" + (trans_b ? "T" : "N") +
-         ", m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
-         ", lda=" + std::to_string(lda) + ", ldb=" + std::to_string(ldb) +
-         ", ldc=" + std::to_string(ldc);
 }
 
 void openblas_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
@@ -55,6 +49,14 @@ void openblas_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std
 }
 
 #if XGRAD_HAVE_DNNL
+std::string describe(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                     std::size_t lda, std::size_t ldb, std::size_t ldc) {
+  return std::string("trans_a=") + (trans_a ? "T" : "N") + ", trans_b=" + (trans_b ? "T" : "N") +
+         ", m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+         ", lda=" + std::to_string(lda) + ", ldb=" + std::to_string(ldb) +
+         ", ldc=" + std::to_string(ldc);
+}
+
 // oneDNN's GEMM: row-major like ours, same argument meaning as cblas_sgemm. Built on GNU
 // OpenMP, it reads omp_get_max_threads() at each call, so xgrad::set_num_threads (which calls
 // omp_set_num_threads) governs it too.
@@ -114,6 +116,8 @@ const char* gemm_provider_name(GemmProvider provider) {
       return "openblas";
     case GemmProvider::Dnnl:
       return "dnnl";
+    case GemmProvider::Xsimd:
+      return "xsimd";
     case GemmProvider::Auto:
       break;
   }
@@ -136,6 +140,8 @@ void split_k_gemm(GemmProvider provider, bool trans_a, bool trans_b, std::size_t
                   std::size_t ldb, real beta, real* c, std::size_t ldc) {
   const std::size_t blocks = (k + kSplitKBlock - 1) / kSplitKBlock, mn = m * n;
   CachedBuffer<real> partial(blocks * mn);
+  const bool own_kernel = (provider == GemmProvider::Auto || provider == GemmProvider::Xsimd) &&
+                          streaming_kernel_for(trans_a, trans_b, m, n, k) == StreamingKernel::DeepK;
   const auto count = static_cast<std::ptrdiff_t>(blocks);
   const int threads = num_threads();
   // Inside the parallel region each GEMM runs on one thread (nested regions are inactive).
@@ -146,6 +152,11 @@ void split_k_gemm(GemmProvider provider, bool trans_a, bool trans_b, std::size_t
     // Block blk of op(A) is columns [k0, k0 + kb); of op(B), rows [k0, k0 + kb).
     const real* a_blk = trans_a ? a + k0 * lda : a + k0;
     const real* b_blk = trans_b ? b + k0 : b + k0 * ldb;
+    if (own_kernel) {
+      streaming_gemm_deep_k_block(m, n, kb, a_blk, lda, b_blk, ldb,
+                                  partial.get() + static_cast<std::size_t>(blk) * mn);
+      continue;
+    }
     gemm_with(provider, trans_a, trans_b, m, n, kb, real(1), a_blk, lda, b_blk, ldb, real(0),
               partial.get() + static_cast<std::size_t>(blk) * mn, n);
   }
@@ -177,7 +188,20 @@ void gemm_with(GemmProvider provider, bool trans_a, bool trans_b, std::size_t m,
     split_k_gemm(provider, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  if (provider == GemmProvider::Auto) provider = gemm_provider_for(m, n, k);
+  if (provider == GemmProvider::Auto || provider == GemmProvider::Xsimd) {
+    switch (streaming_kernel_for(trans_a, trans_b, m, n, k)) {
+      case StreamingKernel::TallT:
+        streaming_gemm_tall_t(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+      case StreamingKernel::WideT:
+        streaming_gemm_wide_t(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+      case StreamingKernel::DeepK:  // only reached through split_k_gemm
+      case StreamingKernel::None:
+        break;
+    }
+    provider = gemm_provider_for(m, n, k);
+  }
 #if XGRAD_HAVE_DNNL
   if (provider == GemmProvider::Dnnl) {
     dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

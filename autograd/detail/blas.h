@@ -3,9 +3,14 @@
 // to OpenBLAS (cblas_sgemm) or oneDNN (dnnl_sgemm), whichever was measured faster for its shape
 // (the rule and its figures are in blas.cpp); the double build always uses cblas_dgemm.
 //
+// Products with one huge dimension and small others (the Dense layer over a huge flattened
+// input) go to xgrad's own streaming kernels (streaming_gemm.h) instead, in the float build
+// with AVX-512.
+//
 // Forcing a provider, for benchmarks and A/B runs of whole programs: the environment variable
-// XGRAD_GEMM=openblas|dnnl|auto (read once, at the first GEMM; unset or empty means auto; any
-// other value makes every gemm() call throw std::invalid_argument). In code: gemm_with().
+// XGRAD_GEMM=openblas|dnnl|xsimd|auto (read once, at the first GEMM; unset or empty means
+// auto; openblas or dnnl also turn the streaming kernels off; any other value makes every
+// gemm() call throw std::invalid_argument). In code: gemm_with().
 //
 // Threads: both providers run on xgrad::num_threads() threads. set_num_threads calls
 // openblas_set_num_threads and omp_set_num_threads; oneDNN (GNU OpenMP build) reads the
@@ -22,9 +27,11 @@ namespace xgrad::detail {
 
 /// The GEMM implementations gemm() can call.
 enum class GemmProvider {
-  Auto,      ///< Per-call choice by gemm_provider_for() (the default).
+  Auto,      ///< Per call: xgrad's streaming kernels where one applies (streaming_gemm.h),
+             ///< else the library gemm_provider_for() picks (the default).
   OpenBlas,  ///< cblas_sgemm / cblas_dgemm.
   Dnnl,      ///< oneDNN dnnl_sgemm (float build only; in the double build: cblas_dgemm).
+  Xsimd,     ///< xgrad's streaming kernels; shapes they do not cover go to Auto's library.
 };
 
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, with leading dimensions
@@ -48,7 +55,7 @@ void gemm_with(GemmProvider provider, bool trans_a, bool trans_b, std::size_t m,
 /// the reasons are in blas.cpp. Neither the transpose flags nor the thread count enter it.
 GemmProvider gemm_provider_for(std::size_t m, std::size_t n, std::size_t k);
 
-/// "openblas", "dnnl" or "auto".
+/// "openblas", "dnnl", "xsimd" or "auto".
 const char* gemm_provider_name(GemmProvider provider);
 
 }  // namespace xgrad::detail
