@@ -91,7 +91,8 @@ void BM_FmaPeak(benchmark::State& state) {
 BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // GEMM providers compared on the shapes the models run (registered in main as
-// BM_Gemm/<shape>/<provider>, provider = openblas | dnnl | auto): the figures behind the
+// BM_Gemm/<shape>/<provider>, provider = openblas | dnnl | xsimd | auto; xsimd, xgrad's
+// streaming kernels, only on the shapes they cover): the figures behind the
 // dispatch rule in autograd/detail/blas.cpp. Each shape is one detail::gemm call exactly as
 // ops/conv2d.cpp or ops/matmul.cpp makes it (flags, tight leading dimensions, beta):
 //   conv fwd      N,N  [rows, taps] · kernel [taps, cout]        (rows = one im2col chunk)
@@ -101,7 +102,8 @@ BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 // Chunk rows follow conv2d.cpp's 32 MiB im2col budget. Small siamese model (batch 256
 // images): conv1 3×3 1→32 on 28×28 (one chunk, M = 256·26·26), conv2 3×3 32→64 on 13×13
 // (chunks of 2647·11 rows), Dense 1600→128 and 128→64. Seed model (batch 64, 170×170×3):
-// conv 3×3 3→64 (chunks of 1849·168 rows), Dense 1806336→128 (needs ~2.3 GB of buffers).
+// conv 3×3 3→64 (chunks of 1849·168 rows), Dense 1806336→128 (needs ~2.3 GB of buffers;
+// ~4.6 GB with the batch-128 rows).
 // "GB/s" counts each operand once (C twice when beta != 0): the bound of the dW shapes.
 struct GemmShape {
   const char* name;
@@ -174,7 +176,8 @@ void BM_Gemm(benchmark::State& state, GemmShape s, detail::GemmProvider provider
   if (provider == detail::GemmProvider::Auto) {
     const bool own = detail::streaming_kernel_for(s.trans_a, s.trans_b, s.m, s.n, s.k) !=
                      detail::StreamingKernel::None;
-    state.SetLabel(own ? "xsimd" : detail::gemm_provider_name(detail::gemm_provider_for(s.m, s.n, s.k)));
+    state.SetLabel(own ? "xsimd"
+                       : detail::gemm_provider_name(detail::gemm_provider_for(s.m, s.n, s.k)));
   }
 }
 
