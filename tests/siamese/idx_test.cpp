@@ -1,4 +1,5 @@
 #include "siamese/idx.h"
+#include "tests/support/expect.h"
 #include "tests/support/temp_dir.h"
 
 #include <zlib.h>
@@ -40,13 +41,7 @@ class IdxFiles : public xgrad::testing::TempDirTest {
     return path;
   }
   static std::string error_of(const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "expected std::runtime_error";
-    return "";
+    return xgrad::testing::error_message<std::runtime_error>(fn);
   }
 };
 
