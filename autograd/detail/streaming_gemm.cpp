@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -94,6 +96,22 @@ bool can_stream(const float* c, std::size_t ldc, float beta) {
 
 constexpr std::size_t kDeepSlab = 64;
 
+// acc[r][v] += Σ_p A(r, p) · B[p, 16v .. 16v + 16) for p < k, where A(r, p) is
+// a[r · row_stride + p · k_stride] (DeepK: A's rows; TallT: A's columns) and B's rows are ldb
+// apart: the register tile both DeepK and TallT run.
+template <int R, int NV>
+inline void rank1_tile(Batch (&acc)[R][NV], const float* a, std::size_t row_stride,
+                       std::size_t k_stride, const float* b, std::size_t ldb, std::size_t k) {
+  for (std::size_t p = 0; p < k; ++p, a += k_stride, b += ldb) {
+    Batch bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = Batch::load_unaligned(b + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const Batch av(a[r * row_stride]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+}
+
 template <int MR, int NV>
 inline void deep_k_tile(const float* a, std::size_t lda, const float* b, std::size_t ldb,
                         float* c, std::size_t ldc, std::size_t kn, bool first) {
@@ -101,15 +119,7 @@ inline void deep_k_tile(const float* a, std::size_t lda, const float* b, std::si
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v)
       acc[r][v] = first ? Batch(0.0f) : Batch::load_unaligned(c + r * ldc + 16 * v);
-  for (std::size_t p = 0; p < kn; ++p) {
-    const float* bp = b + p * ldb;
-    Batch bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = Batch::load_unaligned(bp + 16 * v);
-    for (int r = 0; r < MR; ++r) {
-      const Batch av(a[r * lda + p]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
-    }
-  }
+  rank1_tile<MR, NV>(acc, a, lda, 1, b, ldb, kn);
   store_tile<MR, NV>(acc, 1.0f, 0.0f, c, ldc, false);
 }
 
@@ -160,15 +170,7 @@ inline void tall_t_tile(const float* a, std::size_t lda, const float* b, std::si
   Batch acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = Batch(0.0f);
-  for (std::size_t i = 0; i < k; ++i) {
-    const float* bp = b + i * ldb;
-    Batch bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = Batch::load_unaligned(bp + 16 * v);
-    for (int r = 0; r < R; ++r) {
-      const Batch av(a[i * lda + r]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
-    }
-  }
+  rank1_tile<R, NV>(acc, a, 1, lda, b, ldb, k);
   store_tile<R, NV>(acc, alpha, beta, c, ldc, stream);
 }
 
@@ -263,6 +265,17 @@ void wide_t_columns(std::size_t c0, std::size_t c1, std::size_t n, std::size_t k
   }
 }
 
+// Calls f(std::integral_constant<int, N>{}) for the N = count in 1 .. Max (the callers have
+// checked the range): the kernels' vector counts are template parameters.
+template <int Max, class F>
+void with_vector_count(std::size_t count, F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((count == static_cast<std::size_t>(I + 1) ? (f(std::integral_constant<int, I + 1>{}), true)
+                                               : false) ||
+     ...);
+  }(std::make_integer_sequence<int, Max>{});
+}
+
 // Splits [0, count) into num_threads() contiguous ranges of whole `grain`-sized units and
 // runs body(begin, end) for each in parallel.
 template <class Body>
@@ -282,18 +295,12 @@ void parallel_over(std::size_t count, std::size_t grain, Body body) {
 
 void streaming_gemm_deep_k_block(std::size_t m, std::size_t n, std::size_t k, const real* a,
                                  std::size_t lda, const real* b, std::size_t ldb, real* c) {
-  switch (n / 16) {
-    case 1: return deep_k_block<1>(m, k, a, lda, b, ldb, c);
-    case 2: return deep_k_block<2>(m, k, a, lda, b, ldb, c);
-    case 3: return deep_k_block<3>(m, k, a, lda, b, ldb, c);
-    case 4: return deep_k_block<4>(m, k, a, lda, b, ldb, c);
-    case 5: return deep_k_block<5>(m, k, a, lda, b, ldb, c);
-    case 6: return deep_k_block<6>(m, k, a, lda, b, ldb, c);
-    case 7: return deep_k_block<7>(m, k, a, lda, b, ldb, c);
-    case 8: return deep_k_block<8>(m, k, a, lda, b, ldb, c);
-    default: break;
+  if (n % 16 != 0 || n == 0 || n > 128) {
+    throw std::logic_error("streaming_gemm_deep_k_block: n must be a multiple of 16 up to 128");
   }
-  throw std::logic_error("streaming_gemm_deep_k_block: n must be a multiple of 16 up to 128");
+  with_vector_count<8>(n / 16, [&](auto nv) {
+    deep_k_block<decltype(nv)::value>(m, k, a, lda, b, ldb, c);
+  });
 }
 
 void streaming_gemm_tall_t(std::size_t m, std::size_t n, std::size_t k, real alpha,
@@ -304,19 +311,9 @@ void streaming_gemm_tall_t(std::size_t m, std::size_t n, std::size_t k, real alp
   }
   const bool stream = can_stream(c, ldc, beta);
   parallel_over(m, kTallGroup, [&](std::size_t begin, std::size_t end) {
-    auto run = [&](auto nv) {
+    with_vector_count<8>(n / 16, [&](auto nv) {
       tall_t_rows<decltype(nv)::value>(begin, end, k, alpha, a, lda, b, ldb, beta, c, ldc, stream);
-    };
-    switch (n / 16) {
-      case 1: return run(std::integral_constant<int, 1>{});
-      case 2: return run(std::integral_constant<int, 2>{});
-      case 3: return run(std::integral_constant<int, 3>{});
-      case 4: return run(std::integral_constant<int, 4>{});
-      case 5: return run(std::integral_constant<int, 5>{});
-      case 6: return run(std::integral_constant<int, 6>{});
-      case 7: return run(std::integral_constant<int, 7>{});
-      default: return run(std::integral_constant<int, 8>{});
-    }
+    });
   });
 }
 
@@ -332,12 +329,10 @@ void streaming_gemm_wide_t(std::size_t m, std::size_t n, std::size_t k, real alp
     for (std::size_t j = 0; j < k; ++j) at.get()[j * m + i] = a[i * lda + j];
   const bool stream = can_stream(c, ldc, beta);
   parallel_over(n, 16, [&](std::size_t begin, std::size_t end) {
-    switch (m / 16) {
-      case 1: return wide_t_columns<1>(begin, end, n, k, alpha, at.get(), b, ldb, beta, c, ldc, stream);
-      case 2: return wide_t_columns<2>(begin, end, n, k, alpha, at.get(), b, ldb, beta, c, ldc, stream);
-      case 3: return wide_t_columns<3>(begin, end, n, k, alpha, at.get(), b, ldb, beta, c, ldc, stream);
-      default: return wide_t_columns<4>(begin, end, n, k, alpha, at.get(), b, ldb, beta, c, ldc, stream);
-    }
+    with_vector_count<4>(m / 16, [&](auto mv) {
+      wide_t_columns<decltype(mv)::value>(begin, end, n, k, alpha, at.get(), b, ldb, beta, c, ldc,
+                                          stream);
+    });
   });
 }
 

@@ -13,21 +13,14 @@
 
 #include "autograd/detail/blas.h"
 #include "autograd/threads.h"
+#include "tests/support/random.h"
 
 namespace xgrad::detail {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::vector<real> random_values(std::size_t count, unsigned seed) {
-  std::vector<real> v(count);
-  unsigned s = seed;
-  for (real& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = static_cast<real>((s >> 8) & 0xFFFF) / real(65536) - real(0.5);
-  }
-  return v;
-}
+using testing::random_values;
+using testing::small_integers;
 
 struct GemmCase {
   bool ta, tb;
@@ -158,11 +151,6 @@ TEST(Gemm, BetaZeroDoesNotReadC) {
 // transpose, beta = 1 adding C, and C not read when beta = 0.
 TEST(Gemm, SplitKIsExactOnIntegersAndDoesNotDependOnTheThreadCount) {
   const std::size_t m = 6, n = 7, k = 2 * 65536 + 999;
-  auto small_integers = [](std::size_t count, unsigned seed) {
-    std::vector<real> v = random_values(count, seed);
-    for (real& x : v) x = std::round(x * 4);  // -2 .. 2
-    return v;
-  };
   const auto a = small_integers(m * k, 11), b = small_integers(k * n, 12);
   const std::vector<real> c_in = small_integers(m * n, 13);
   const int saved = num_threads();

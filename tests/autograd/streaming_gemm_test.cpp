@@ -18,20 +18,13 @@
 #include "autograd/detail/blas.h"
 #include "autograd/memory.h"
 #include "autograd/threads.h"
+#include "tests/support/random.h"
 
 namespace xgrad::detail {
 namespace {
 
-// -2 .. 2, from a fixed linear congruential sequence.
-std::vector<real> small_integers(std::size_t count, unsigned seed) {
-  std::vector<real> v(count);
-  unsigned s = seed;
-  for (real& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = static_cast<real>(static_cast<int>((s >> 16) % 5) - 2);
-  }
-  return v;
-}
+using testing::random_values;
+using testing::small_integers;
 
 struct StreamCase {
   bool ta, tb;
@@ -182,14 +175,7 @@ TEST(StreamingGemm, AgreesWithTheLibrariesOnRandomValues) {
                          Shape3{false, true, 64, kLong + 100, 128}}) {
     SCOPED_TRACE(std::string(s.ta ? "T" : "N") + (s.tb ? "T" : "N"));
     const std::size_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
-    std::vector<real> a(s.m * s.k), b(s.k * s.n);
-    unsigned seed = 5;
-    for (auto* v : {&a, &b}) {
-      for (real& x : *v) {
-        seed = seed * 1664525u + 1013904223u;
-        x = static_cast<real>((seed >> 8) & 0xFFFF) / real(65536) - real(0.5);
-      }
-    }
+    const std::vector<real> a = random_values(s.m * s.k, 5), b = random_values(s.k * s.n, 6);
     std::vector<real> ours(s.m * s.n), library(s.m * s.n);
     gemm_with(GemmProvider::Xsimd, s.ta, s.tb, s.m, s.n, s.k, 1, a.data(), lda, b.data(), ldb, 0,
               ours.data(), s.n);

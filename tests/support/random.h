@@ -1,7 +1,9 @@
 #pragma once
-// Seeded random tensors for tests.
+// Seeded random tensors and raw value buffers for tests.
 
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <numeric>
 #include <random>
@@ -9,6 +11,26 @@
 #include "autograd/tensor.h"
 
 namespace xgrad::testing {
+
+/// `count` values in [-0.5, 0.5) from a fixed linear congruential sequence: raw operand
+/// buffers (GEMM tests), the same on every platform.
+inline std::vector<real> random_values(std::size_t count, unsigned seed) {
+  std::vector<real> v(count);
+  unsigned s = seed;
+  for (real& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = static_cast<real>((s >> 8) & 0xFFFF) / real(65536) - real(0.5);
+  }
+  return v;
+}
+
+/// random_values rounded to the integers -2 .. 2: products and sums of up to 2^21 of them are
+/// exact in float, so a GEMM over them has exactly one right answer.
+inline std::vector<real> small_integers(std::size_t count, unsigned seed) {
+  std::vector<real> v = random_values(count, seed);
+  for (real& x : v) x = std::round(x * 4);
+  return v;
+}
 
 /// Uniform values in [lo, hi).
 inline Tensor uniform(const Shape& shape, double lo = -1, double hi = 1, std::uint64_t seed = 7) {
